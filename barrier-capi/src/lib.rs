@@ -1,0 +1,299 @@
+//! The C library: systemd's `barrier.h` API over `barrier-core`.
+//!
+//! Each entry point checks its pointer and hands the caller's structure to
+//! the core, which works on it in place. Nothing here allocates, nothing
+//! here can panic into C (and the panic handler aborts regardless), and a
+//! NULL pointer gets the documented answer instead of a crash.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use barrier_core::raw::{self, RawBarrier};
+use barrier_core::Error;
+use libc::{c_int, c_uint};
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: abort takes no arguments and never returns.
+    unsafe { libc::abort() }
+}
+
+/// Runs `op` on the structure behind `b`, or returns `null` for NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+unsafe fn with<T>(b: *mut RawBarrier, null: T, op: impl FnOnce(&mut RawBarrier) -> T) -> T {
+    // SAFETY: the caller guarantees b is NULL or valid; as_mut checks NULL.
+    match unsafe { b.as_mut() } {
+        Some(b) => op(b),
+        None => null,
+    }
+}
+
+/// Reads the state of the structure behind `b`, `None` for NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads of a `Barrier`.
+unsafe fn state(b: *const RawBarrier) -> Option<barrier_core::State> {
+    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
+    unsafe { b.as_ref() }.map(RawBarrier::state)
+}
+
+/// The answer of a bounded wait: 1 reached, 0 aborted, negative errno.
+fn bounded(result: Result<(), Error>) -> c_int {
+    match result {
+        Ok(()) => 1,
+        Err(Error::Aborted) => 0,
+        Err(e) => e.to_negative_errno(),
+    }
+}
+
+/// Creates a barrier in `*b`: two eventfds and a pipe, all close-on-exec
+/// and non-blocking, counter 0. Whatever `*b` held is overwritten, not
+/// closed.
+///
+/// Returns 0, or a negative errno: -EINVAL if `b` is NULL, or the error of
+/// the failing syscall (-EMFILE, -ENFILE, -ENOMEM ...). On failure nothing
+/// is left open and `*b` equals `BARRIER_NULL`, so destroying it is safe.
+///
+/// # Safety
+/// `b` must be NULL or valid for writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_create(b: *mut RawBarrier) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, -libc::EINVAL, |b| b.create().map_or_else(|e| -e, |()| 0)) }
+}
+
+/// The original name of `barrier_create`; identical behaviour.
+///
+/// # Safety
+/// As `barrier_create`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_init(b: *mut RawBarrier) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { barrier_create(b) }
+}
+
+/// Closes every descriptor `*b` holds and resets it to `BARRIER_NULL`.
+/// Safe to repeat and safe on `BARRIER_NULL`; NULL is a no-op. Destroying
+/// one side's copy is what the other side sees as an exit.
+///
+/// Returns NULL, so that `b = barrier_destroy(b);` is possible; usable with
+/// `__attribute__((cleanup(barrier_destroy)))` on a `Barrier` variable.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_destroy(b: *mut RawBarrier) -> *mut RawBarrier {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, (), RawBarrier::destroy) };
+    core::ptr::null_mut()
+}
+
+/// Destroys `**b`, for `__attribute__((cleanup(barrier_destroyp)))` on a
+/// `Barrier *` variable. NULL, or a pointer to NULL, is a no-op.
+///
+/// # Safety
+/// `b` must be NULL or point to a pointer that is NULL or valid for reads
+/// and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_destroyp(b: *mut *mut RawBarrier) {
+    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
+    if let Some(&inner) = unsafe { b.as_ref() } {
+        // SAFETY: forwarded from the caller.
+        unsafe { barrier_destroy(inner) };
+    }
+}
+
+/// Takes one side's role, once, right after fork: `BARRIER_PARENT` keeps
+/// the pipe's read end, `BARRIER_CHILD` its write end and swaps the
+/// eventfds. A no-op for NULL, for an object without a pipe (never
+/// created, destroyed), for a second call, and for an unknown role.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_set_role(b: *mut RawBarrier, role: c_uint) {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, (), |b| b.set_role(role)) }
+}
+
+/// Places a barrier. Returns true if it was placed; false if either side
+/// had aborted, if the write failed (which aborts the barrier on both
+/// sides), or if `b` is NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_place(b: *mut RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, false, |b| b.place().is_ok()) }
+}
+
+/// Aborts this side; every wait of the other side fails from now on. A
+/// no-op if this side already aborted. Returns false if the other side had
+/// already aborted (or exited), or the write failed, or `b` is NULL; true
+/// otherwise.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_abort(b: *mut RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, false, |b| b.abort().is_ok()) }
+}
+
+/// Waits until at least one more barrier of the other side arrives,
+/// however many this side placed. Returns false at once if either side
+/// aborted; false if either side aborted meanwhile (the other side's exit
+/// counts, once its earlier barriers are consumed); false before
+/// `barrier_set_role` or for NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_wait_next(b: *mut RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { barrier_wait_next_timeout(b, raw::INFINITY) == 1 }
+}
+
+/// Waits until the other side aborts, exits or crashes. This side's own
+/// abort does not end the wait. Returns false if this side aborted too
+/// (or for NULL, or before `barrier_set_role`), true otherwise.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_wait_abortion(b: *mut RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { barrier_wait_abortion_timeout(b, raw::INFINITY) == 1 }
+}
+
+/// Waits for the other side's next barrier that matches one of ours;
+/// returns at once if they are level with or ahead of us. False if either
+/// side aborted (before or meanwhile), for NULL, or before
+/// `barrier_set_role`.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_sync_next(b: *mut RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { barrier_sync_next_timeout(b, raw::INFINITY) == 1 }
+}
+
+/// Waits until the other side placed at least as many barriers as this
+/// side. False if either side aborted (before or meanwhile), for NULL, or
+/// before `barrier_set_role`.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_sync(b: *mut RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { barrier_sync_timeout(b, raw::INFINITY) == 1 }
+}
+
+/// `barrier_place`, then `barrier_sync`; returns the result of the sync.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_place_and_sync(b: *mut RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, false, |b| b.place_and_sync(raw::INFINITY).is_ok()) }
+}
+
+/// True if this side aborted (alone or as well as the other side).
+/// False for NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_i_aborted(b: *const RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { state(b) }.is_some_and(|s| s.i_aborted())
+}
+
+/// True if the other side aborted, exited or crashed (alone or as well as
+/// this side). False for NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_they_aborted(b: *const RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { state(b) }.is_some_and(|s| s.they_aborted())
+}
+
+/// True if both sides aborted. False for NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_we_aborted(b: *const RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { state(b) }.is_some_and(|s| s.we_aborted())
+}
+
+/// True if either side aborted. False for NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_is_aborted(b: *const RawBarrier) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { state(b) }.is_some_and(|s| s.is_aborted())
+}
+
+/// Bounded `barrier_wait_next`: waits at most `usec` microseconds
+/// (`BARRIER_INFINITY`: no bound; 0: never blocks, but consumes what has
+/// already arrived).
+///
+/// Returns 1 where `barrier_wait_next` returns true, 0 where it returns
+/// false because of an abort, -ETIMEDOUT if time ran out first, -EINVAL
+/// for NULL or before `barrier_set_role`, another negative errno if a
+/// syscall failed (which aborts the barrier on both sides). After
+/// -ETIMEDOUT the object is consistent: what was consumed stays consumed,
+/// and calling again waits for the same barrier.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_wait_next_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, -libc::EINVAL, |b| bounded(b.wait_next(usec))) }
+}
+
+/// Bounded `barrier_wait_abortion`: 1 if the other side aborted or exited
+/// and this side did not abort, 0 if both aborted, otherwise as
+/// `barrier_wait_next_timeout`.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_wait_abortion_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, -libc::EINVAL, |b| bounded(b.wait_abortion(usec))) }
+}
+
+/// Bounded `barrier_sync_next`, returning as `barrier_wait_next_timeout`.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_sync_next_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, -libc::EINVAL, |b| bounded(b.sync_next(usec))) }
+}
+
+/// Bounded `barrier_sync`, returning as `barrier_wait_next_timeout`.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_sync_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { with(b, -libc::EINVAL, |b| bounded(b.sync(usec))) }
+}

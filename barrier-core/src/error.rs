@@ -1,0 +1,56 @@
+//! The one error type of the Rust API.
+
+use crate::sys::Errno;
+use core::fmt;
+
+/// Why a barrier operation did not succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// Either side aborted; an exit or crash of the other side counts as
+    /// an abort of theirs. The barrier stays aborted.
+    Aborted,
+    /// A bounded wait ran out of time first. Nothing is lost: what was
+    /// consumed stays consumed, and waiting again waits for the same thing.
+    TimedOut,
+    /// A syscall failed with this `errno`. A failure inside `place`,
+    /// `abort` or a wait is fatal: the barrier is aborted on both sides, as
+    /// [`Error::Aborted`] would be. `EINVAL` also reports misuse, such as
+    /// waiting before the role is set.
+    Os(Errno),
+}
+
+impl Error {
+    /// The negative errno a C caller sees for this error in the bounded
+    /// calls (`Aborted` is not an errno there; it maps to `-ECANCELED`).
+    pub const fn to_negative_errno(self) -> i32 {
+        match self {
+            Error::Aborted => -libc::ECANCELED,
+            Error::TimedOut => -libc::ETIMEDOUT,
+            Error::Os(e) => -e,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Aborted => f.write_str("barrier aborted"),
+            Error::TimedOut => f.write_str("barrier wait timed out"),
+            Error::Os(e) => write!(f, "barrier syscall failed with errno {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+#[cfg(feature = "std")]
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        match e {
+            Error::Aborted => std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e),
+            Error::TimedOut => std::io::Error::new(std::io::ErrorKind::TimedOut, e),
+            Error::Os(errno) => std::io::Error::from_raw_os_error(errno),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! An inter-process barrier compatible with systemd's.
+//!
+//! Two processes, usually a parent and the child it just forked, place
+//! numbered sync points and wait for each other to reach them. Either side
+//! can abort, which the other side sees; the other side's exit or crash
+//! counts as an abort too, but only once every barrier it placed before
+//! exiting has been consumed.
+//!
+//! The barrier is two eventfds, one per direction, and a pipe whose hang-up
+//! reveals that the other side is gone. Its whole state is one signed
+//! counter (see [`State`]).
+//!
+//! - [`Barrier`] is the owned Rust API.
+//! - [`RawBarrier`] works in place on the C layout; the C library is a thin
+//!   layer over it.
+//! - [`state`] is the pure state machine, [`sys`] the syscalls.
+//!
+//! The crate is `no_std` apart from the `std` feature (on by default), which
+//! adds conversions into `std::io::Error`.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod barrier;
+mod error;
+pub mod raw;
+pub mod state;
+pub mod sys;
+
+pub use barrier::{Barrier, Role};
+pub use error::Error;
+pub use raw::RawBarrier;
+pub use state::State;

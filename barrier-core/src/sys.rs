@@ -1,0 +1,142 @@
+//! Every syscall the barrier makes, and nothing else.
+//!
+//! Each wrapper turns the C convention (-1 and `errno`) into a `Result`
+//! carrying the positive errno value, and retries `EINTR` where retrying is
+//! the right answer. Nothing here knows about barriers.
+
+use core::mem::size_of;
+use libc::{c_int, c_void, pollfd, timespec};
+
+/// A positive `errno` value.
+pub type Errno = c_int;
+
+fn errno() -> Errno {
+    // SAFETY: __errno_location returns a valid pointer to this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+/// A non-blocking, close-on-exec eventfd with counter 0.
+pub fn eventfd() -> Result<c_int, Errno> {
+    // SAFETY: eventfd takes no pointers.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        Err(errno())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// A non-blocking, close-on-exec pipe: `[read end, write end]`.
+pub fn pipe() -> Result<[c_int; 2], Errno> {
+    let mut fds: [c_int; 2] = [-1, -1];
+    // SAFETY: fds is a writable array of two ints, as pipe2 requires.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(fds)
+    }
+}
+
+/// Closes `fd` if it is a descriptor, and returns the "no descriptor" value
+/// to store in its place. Errors are ignored: on Linux the descriptor is
+/// released even when close reports one, so retrying would be wrong.
+pub fn close(fd: c_int) -> c_int {
+    if fd >= 0 {
+        // SAFETY: close takes no pointers; the caller owns fd.
+        unsafe { libc::close(fd) };
+    }
+    -1
+}
+
+/// Adds `value` to the eventfd `fd`.
+///
+/// An eventfd refuses a write only when its counter would overflow; then
+/// this waits for the reader to drain it rather than spinning.
+pub fn write_u64(fd: c_int, value: u64) -> Result<(), Errno> {
+    loop {
+        // SAFETY: the buffer is a live u64 of exactly the length passed.
+        let n = unsafe { libc::write(fd, (&value as *const u64).cast::<c_void>(), size_of::<u64>()) };
+        if n == size_of::<u64>() as isize {
+            return Ok(());
+        }
+        if n >= 0 {
+            return Err(libc::EIO);
+        }
+        match errno() {
+            libc::EINTR => {}
+            libc::EAGAIN => {
+                let mut pfd = [pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                }];
+                match poll(&mut pfd, None) {
+                    Ok(_) | Err(libc::EINTR) | Err(libc::EAGAIN) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            e => return Err(e),
+        }
+    }
+}
+
+/// Reads and resets the eventfd `fd`: `Ok(None)` if it was not readable
+/// after all (another reader got there first).
+pub fn read_u64(fd: c_int) -> Result<Option<u64>, Errno> {
+    let mut value: u64 = 0;
+    loop {
+        // SAFETY: the buffer is a live, writable u64 of exactly the length passed.
+        let n = unsafe { libc::read(fd, (&mut value as *mut u64).cast::<c_void>(), size_of::<u64>()) };
+        if n == size_of::<u64>() as isize {
+            return Ok(Some(value));
+        }
+        if n >= 0 {
+            return Err(libc::EIO);
+        }
+        match errno() {
+            libc::EINTR => {}
+            libc::EAGAIN => return Ok(None),
+            e => return Err(e),
+        }
+    }
+}
+
+/// Waits for events on `fds` for at most `timeout` (`None`: no bound).
+/// Returns how many entries have events; 0 means the time ran out.
+/// `EINTR` is returned, not retried: only the caller knows how much of its
+/// time remains.
+pub fn poll(fds: &mut [pollfd], timeout: Option<timespec>) -> Result<usize, Errno> {
+    let ts = timeout.as_ref().map_or(core::ptr::null(), |t| t as *const timespec);
+    // SAFETY: fds is a live, writable slice of pollfd and its length is
+    // passed with it; ts is null or points to a live timespec; no signal
+    // mask is passed.
+    let r = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ts, core::ptr::null()) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// The monotonic clock, in microseconds.
+pub fn now_usec() -> u64 {
+    let mut ts = timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a live, writable timespec. CLOCK_MONOTONIC cannot fail
+    // on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000 + (ts.tv_nsec as u64) / 1_000
+}
+
+/// A relative timeout of `usec` microseconds for [`poll`].
+pub fn timespec_from_usec(usec: u64) -> timespec {
+    // Seconds beyond what time_t holds are as good as forever.
+    let secs = usec / 1_000_000;
+    timespec {
+        tv_sec: secs.min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: ((usec % 1_000_000) * 1_000) as libc::c_long,
+    }
+}
