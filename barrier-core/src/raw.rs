@@ -133,11 +133,12 @@ impl RawBarrier {
     /// The eventfd is always drained before the pipe is looked at, so an
     /// exit never hides barriers placed before it.
     fn read(&mut self, limit: i64, usec: u64) -> Result<(), Error> {
-        if self.state().they_aborted() || self.state().reached(limit) {
+        if self.state().they_aborted() {
             return Ok(());
         }
-        // Exactly one pipe end is kept once the role is set. Before that,
-        // nobody could ever satisfy the wait.
+        // Exactly one pipe end is kept once the role is set. Before that (or
+        // on an object that holds nothing) a wait is refused outright, even
+        // one that would not need to block, so misuse shows at once.
         let hup_fd = match self.pipe {
             [r, w] if r >= 0 && w < 0 => r,
             [r, w] if r < 0 && w >= 0 => w,
@@ -160,7 +161,8 @@ impl RawBarrier {
                     revents: 0,
                 },
             ];
-            let timeout = deadline.map(|d| sys::timespec_from_usec(d.saturating_sub(sys::now_usec())));
+            let timeout =
+                deadline.map(|d| sys::timespec_from_usec(d.saturating_sub(sys::now_usec())));
             match sys::poll(&mut fds, timeout) {
                 Ok(0) => {
                     if deadline.is_some_and(|d| sys::now_usec() >= d) {

@@ -56,7 +56,13 @@ pub fn close(fd: c_int) -> c_int {
 pub fn write_u64(fd: c_int, value: u64) -> Result<(), Errno> {
     loop {
         // SAFETY: the buffer is a live u64 of exactly the length passed.
-        let n = unsafe { libc::write(fd, (&value as *const u64).cast::<c_void>(), size_of::<u64>()) };
+        let n = unsafe {
+            libc::write(
+                fd,
+                (&value as *const u64).cast::<c_void>(),
+                size_of::<u64>(),
+            )
+        };
         if n == size_of::<u64>() as isize {
             return Ok(());
         }
@@ -87,7 +93,13 @@ pub fn read_u64(fd: c_int) -> Result<Option<u64>, Errno> {
     let mut value: u64 = 0;
     loop {
         // SAFETY: the buffer is a live, writable u64 of exactly the length passed.
-        let n = unsafe { libc::read(fd, (&mut value as *mut u64).cast::<c_void>(), size_of::<u64>()) };
+        let n = unsafe {
+            libc::read(
+                fd,
+                (&mut value as *mut u64).cast::<c_void>(),
+                size_of::<u64>(),
+            )
+        };
         if n == size_of::<u64>() as isize {
             return Ok(Some(value));
         }
@@ -107,11 +119,20 @@ pub fn read_u64(fd: c_int) -> Result<Option<u64>, Errno> {
 /// `EINTR` is returned, not retried: only the caller knows how much of its
 /// time remains.
 pub fn poll(fds: &mut [pollfd], timeout: Option<timespec>) -> Result<usize, Errno> {
-    let ts = timeout.as_ref().map_or(core::ptr::null(), |t| t as *const timespec);
+    let ts = timeout
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const timespec);
     // SAFETY: fds is a live, writable slice of pollfd and its length is
     // passed with it; ts is null or points to a live timespec; no signal
     // mask is passed.
-    let r = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ts, core::ptr::null()) };
+    let r = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            ts,
+            core::ptr::null(),
+        )
+    };
     if r < 0 {
         Err(errno())
     } else {

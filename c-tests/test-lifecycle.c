@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * Creating and destroying: the layout callers rely on, the descriptors a
+ * barrier holds, failure under a descriptor limit, the cleanup idioms, and
+ * defined answers for NULL and misuse.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(Barrier) == 24, "layout of struct Barrier");
+_Static_assert(offsetof(Barrier, me) == 0, "layout of struct Barrier");
+_Static_assert(offsetof(Barrier, them) == 4, "layout of struct Barrier");
+_Static_assert(offsetof(Barrier, pipe) == 8, "layout of struct Barrier");
+_Static_assert(offsetof(Barrier, barriers) == 16, "layout of struct Barrier");
+
+static bool is_null(const Barrier *b) {
+        return b->me == -1 && b->them == -1 && b->pipe[0] == -1 && b->pipe[1] == -1 && b->barriers == 0;
+}
+
+static bool is_open(int fd) {
+        return fcntl(fd, F_GETFD) >= 0;
+}
+
+static bool same(const Barrier *a, const Barrier *b) {
+        return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static void fd_target(int fd, char *buf, size_t size) {
+        char path[64];
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n = readlink(path, buf, size - 1);
+        buf[n < 0 ? 0 : n] = 0;
+}
+
+static void check_fd(int fd, const char *kind, int accmode) {
+        char target[128];
+
+        CHECK(fd >= 0);
+        CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        CHECK_INT(fcntl(fd, F_GETFL) & O_ACCMODE, accmode);
+        fd_target(fd, target, sizeof(target));
+        if (strncmp(target, kind, strlen(kind)) != 0)
+                harness_fail(__FILE__, __LINE__, "fd %d is %s, not %s", fd, target, kind);
+}
+
+TEST(layout_and_constants) {
+        Barrier b = BARRIER_NULL;
+
+        CHECK(is_null(&b));
+        CHECK(BARRIER_SINGLE == 1);
+        CHECK(BARRIER_ABORTION == INT64_MAX);
+        CHECK(BARRIER_BIAS == INT64_MIN);
+        CHECK(BARRIER_WE_ABORTED == INT64_MIN + 1);
+        CHECK(BARRIER_THEY_ABORTED == INT64_MIN + 2);
+        CHECK(BARRIER_I_ABORTED == INT64_MIN + 3);
+        CHECK(BARRIER_PARENT == 0);
+        CHECK(BARRIER_CHILD == 1);
+}
+
+TEST(descriptor_hygiene_parent) {
+        int base = count_fds();
+        int fds[4];
+        Barrier b = BARRIER_NULL;
+
+        CHECK_INT(barrier_create(&b), 0);
+        CHECK_INT(count_fds(), base + 4);
+        CHECK_INT(b.barriers, 0);
+        check_fd(b.me, "anon_inode:[eventfd]", O_RDWR);
+        check_fd(b.them, "anon_inode:[eventfd]", O_RDWR);
+        CHECK(b.me != b.them);
+        check_fd(b.pipe[0], "pipe:", O_RDONLY);
+        check_fd(b.pipe[1], "pipe:", O_WRONLY);
+        fds[0] = b.me, fds[1] = b.them, fds[2] = b.pipe[0], fds[3] = b.pipe[1];
+
+        barrier_set_role(&b, BARRIER_PARENT);
+        CHECK_INT(count_fds(), base + 3);
+        CHECK_INT(b.pipe[1], -1);
+        CHECK(!is_open(fds[3]));
+        CHECK_INT(b.me, fds[0]);
+        CHECK_INT(b.them, fds[1]);
+        CHECK_INT(b.pipe[0], fds[2]);
+
+        CHECK(barrier_destroy(&b) == NULL);
+        CHECK_INT(count_fds(), base);
+        CHECK(is_null(&b));
+        for (int i = 0; i < 4; i++)
+                CHECK(!is_open(fds[i]));
+}
+
+TEST(descriptor_hygiene_child) {
+        int base = count_fds();
+        Barrier b = BARRIER_NULL, before;
+
+        CHECK_INT(barrier_create(&b), 0);
+        before = b;
+        barrier_set_role(&b, BARRIER_CHILD);
+        CHECK_INT(count_fds(), base + 3);
+        CHECK_INT(b.me, before.them);
+        CHECK_INT(b.them, before.me);
+        CHECK_INT(b.pipe[0], -1);
+        CHECK_INT(b.pipe[1], before.pipe[1]);
+        CHECK(!is_open(before.pipe[0]));
+        barrier_destroy(&b);
+        CHECK_INT(count_fds(), base);
+}
+
+TEST(init_is_create) {
+        int base = count_fds();
+        Barrier b = BARRIER_NULL;
+
+        CHECK_INT(barrier_init(&b), 0);
+        CHECK_INT(count_fds(), base + 4);
+        check_fd(b.me, "anon_inode:[eventfd]", O_RDWR);
+        check_fd(b.pipe[0], "pipe:", O_RDONLY);
+        barrier_destroy(&b);
+        CHECK_INT(count_fds(), base);
+}
+
+TEST(destroy_twice_null_and_barrier_null) {
+        int base = count_fds();
+        Barrier b = BARRIER_NULL, n = BARRIER_NULL;
+        Barrier *p;
+
+        CHECK(barrier_destroy(NULL) == NULL);
+        CHECK(barrier_destroy(&n) == NULL);
+        CHECK(is_null(&n));
+        CHECK_INT(barrier_create(&b), 0);
+        p = &b;
+        p = barrier_destroy(p);
+        CHECK(p == NULL);
+        CHECK(is_null(&b));
+        CHECK(barrier_destroy(&b) == NULL);
+        CHECK(is_null(&b));
+        CHECK_INT(count_fds(), base);
+}
+
+TEST(cleanup_attributes) {
+        int base = count_fds();
+
+        {
+                __attribute__((cleanup(barrier_destroy))) Barrier b = BARRIER_NULL;
+                CHECK_INT(barrier_create(&b), 0);
+                CHECK_INT(count_fds(), base + 4);
+        }
+        CHECK_INT(count_fds(), base);
+        {
+                Barrier storage = BARRIER_NULL;
+                __attribute__((cleanup(barrier_destroyp))) Barrier *b = &storage;
+                CHECK_INT(barrier_create(b), 0);
+                CHECK_INT(count_fds(), base + 4);
+        }
+        CHECK_INT(count_fds(), base);
+        {
+                __attribute__((cleanup(barrier_destroyp))) Barrier *b = NULL;
+                (void)b;
+        }
+        barrier_destroyp(NULL);
+}
+
+/* Sets RLIMIT_NOFILE so that exactly `free_slots` more descriptors fit. */
+static bool limit_free_slots(int free_slots) {
+        bool used[4096] = { false };
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        struct rlimit rl;
+        int limit, free_below = 0;
+
+        if (!d)
+                return false;
+        while ((e = readdir(d))) {
+                int fd = atoi(e->d_name);
+                if (e->d_name[0] != '.' && fd < 4096 && fd != dirfd(d))
+                        used[fd] = true;
+        }
+        closedir(d);
+        for (limit = 0; limit < 4096; limit++) {
+                if (free_below == free_slots)
+                        break;
+                if (!used[limit])
+                        free_below++;
+        }
+        CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+        rl.rlim_cur = (rlim_t)limit;
+        return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
+TEST(create_fails_cleanly_under_fd_limit) {
+        struct rlimit saved;
+        int base = count_fds();
+        /* Descriptors the object holds before create: they belong to the
+         * caller and must neither be closed nor counted as leaked. */
+        int held = dup(0);
+
+        CHECK(held >= 0);
+        CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+        for (int slots = 0; slots <= 3; slots++) {
+                Barrier b = { held, held, { held, held }, 42 };
+                int r;
+
+                CHECK(limit_free_slots(slots));
+                r = barrier_create(&b);
+                CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+                CHECK_INT(r, -EMFILE);
+                CHECK(is_null(&b));
+                CHECK_INT(count_fds(), base + 1);
+                CHECK(is_open(held));
+                barrier_destroy(&b);
+        }
+        {
+                Barrier b = BARRIER_NULL;
+                CHECK(limit_free_slots(4));
+                CHECK_INT(barrier_create(&b), 0);
+                CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+                barrier_destroy(&b);
+        }
+        close(held);
+        CHECK_INT(count_fds(), base);
+}
+
+TEST(null_pointer_everywhere) {
+        CHECK_INT(barrier_create(NULL), -EINVAL);
+        CHECK_INT(barrier_init(NULL), -EINVAL);
+        CHECK(barrier_destroy(NULL) == NULL);
+        barrier_destroyp(NULL);
+        barrier_set_role(NULL, BARRIER_PARENT);
+        CHECK(!barrier_place(NULL));
+        CHECK(!barrier_abort(NULL));
+        CHECK(!barrier_wait_next(NULL));
+        CHECK(!barrier_wait_abortion(NULL));
+        CHECK(!barrier_sync_next(NULL));
+        CHECK(!barrier_sync(NULL));
+        CHECK(!barrier_place_and_sync(NULL));
+        CHECK(!barrier_i_aborted(NULL));
+        CHECK(!barrier_they_aborted(NULL));
+        CHECK(!barrier_we_aborted(NULL));
+        CHECK(!barrier_is_aborted(NULL));
+        CHECK_INT(barrier_wait_next_timeout(NULL, 0), -EINVAL);
+        CHECK_INT(barrier_wait_abortion_timeout(NULL, 0), -EINVAL);
+        CHECK_INT(barrier_sync_next_timeout(NULL, 0), -EINVAL);
+        CHECK_INT(barrier_sync_timeout(NULL, 0), -EINVAL);
+}
+
+/* An object that was never created, or was destroyed, holds no
+ * descriptors: waits refuse with false / -EINVAL and leave it alone;
+ * place and abort fail (a write to no descriptor is a fatal error). */
+static void check_holds_nothing(Barrier *b) {
+        int base = count_fds();
+
+        barrier_set_role(b, BARRIER_PARENT);
+        barrier_set_role(b, BARRIER_CHILD);
+        CHECK(is_null(b));
+        CHECK(!barrier_wait_next(b));
+        CHECK(!barrier_wait_abortion(b));
+        CHECK(!barrier_sync_next(b));
+        CHECK(!barrier_sync(b));
+        CHECK_INT(barrier_wait_next_timeout(b, BARRIER_INFINITY), -EINVAL);
+        CHECK_INT(barrier_wait_abortion_timeout(b, BARRIER_INFINITY), -EINVAL);
+        CHECK_INT(barrier_sync_next_timeout(b, BARRIER_INFINITY), -EINVAL);
+        CHECK_INT(barrier_sync_timeout(b, BARRIER_INFINITY), -EINVAL);
+        CHECK(is_null(b));
+        CHECK(!barrier_place(b));
+        CHECK(barrier_we_aborted(b));
+        CHECK(!barrier_abort(b));
+        CHECK(!barrier_place_and_sync(b));
+        CHECK(barrier_destroy(b) == NULL);
+        CHECK(is_null(b));
+        CHECK_INT(count_fds(), base);
+}
+
+TEST(never_created) {
+        Barrier b = BARRIER_NULL;
+        check_holds_nothing(&b);
+}
+
+TEST(destroyed) {
+        Barrier b = BARRIER_NULL;
+        CHECK_INT(barrier_create(&b), 0);
+        barrier_set_role(&b, BARRIER_PARENT);
+        barrier_destroy(&b);
+        check_holds_nothing(&b);
+}
+
+TEST(second_set_role_and_unknown_role) {
+        Barrier b = BARRIER_NULL, before;
+
+        CHECK_INT(barrier_create(&b), 0);
+        before = b;
+        barrier_set_role(&b, 2);
+        barrier_set_role(&b, UINT_MAX);
+        CHECK(same(&b, &before));
+        barrier_set_role(&b, BARRIER_CHILD);
+        before = b;
+        barrier_set_role(&b, BARRIER_CHILD);
+        barrier_set_role(&b, BARRIER_PARENT);
+        CHECK(same(&b, &before));
+        barrier_destroy(&b);
+}
+
+TEST(waits_before_set_role) {
+        int base = count_fds();
+        Barrier b = BARRIER_NULL, before;
+
+        CHECK_INT(barrier_create(&b), 0);
+        before = b;
+        CHECK(!barrier_wait_next(&b));
+        CHECK(!barrier_wait_abortion(&b));
+        CHECK(!barrier_sync_next(&b));
+        CHECK_INT(barrier_sync_timeout(&b, BARRIER_INFINITY), -EINVAL);
+        CHECK(same(&b, &before));
+        /* placing is allowed, as it always was; a sync then still refuses */
+        CHECK(barrier_place(&b));
+        CHECK_INT(b.barriers, 1);
+        CHECK(!barrier_sync(&b));
+        CHECK_INT(b.barriers, 1);
+        barrier_destroy(&b);
+        CHECK_INT(count_fds(), base);
+}
+
+static const struct test tests[] = {
+        TEST_ENTRY(layout_and_constants),
+        TEST_ENTRY(descriptor_hygiene_parent),
+        TEST_ENTRY(descriptor_hygiene_child),
+        TEST_ENTRY(init_is_create),
+        TEST_ENTRY(destroy_twice_null_and_barrier_null),
+        TEST_ENTRY(cleanup_attributes),
+        TEST_ENTRY(create_fails_cleanly_under_fd_limit),
+        TEST_ENTRY(null_pointer_everywhere),
+        TEST_ENTRY(never_created),
+        TEST_ENTRY(destroyed),
+        TEST_ENTRY(second_set_role_and_unknown_role),
+        TEST_ENTRY(waits_before_set_role),
+};
+
+int main(int argc, char **argv) {
+        return run_tests(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}
