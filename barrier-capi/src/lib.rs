@@ -12,12 +12,7 @@ use barrier_core::raw::{self, RawBarrier};
 use barrier_core::Error;
 use libc::{c_int, c_uint};
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    // SAFETY: abort takes no arguments and never returns.
-    unsafe { libc::abort() }
-}
+barrier_core::panic_handler_unless_std!();
 
 /// Runs `op` on the structure behind `b`, or returns `null` for NULL.
 ///

@@ -35,3 +35,32 @@ pub use barrier::{Barrier, Role};
 pub use error::Error;
 pub use raw::RawBarrier;
 pub use state::State;
+
+/// Defines a `#[panic_handler]` that aborts, unless this crate was built
+/// with its `std` feature, in which case std provides the handler.
+///
+/// For no_std libraries built on this crate (such as the C library): the
+/// decision must follow this crate's features, which a workspace build may
+/// turn on for every crate at once.
+#[cfg(not(feature = "std"))]
+#[macro_export]
+macro_rules! panic_handler_unless_std {
+    () => {
+        #[panic_handler]
+        fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+            // SAFETY: abort takes no arguments and never returns.
+            unsafe { $crate::__libc::abort() }
+        }
+    };
+}
+
+/// Defines a `#[panic_handler]` that aborts, unless this crate was built
+/// with its `std` feature, in which case std provides the handler.
+#[cfg(feature = "std")]
+#[macro_export]
+macro_rules! panic_handler_unless_std {
+    () => {};
+}
+
+#[doc(hidden)]
+pub use libc as __libc;
