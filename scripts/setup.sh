@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing libbarrier needs on a fresh Debian
+# machine with a Rust toolchain (rustup). Safe to run again; installs only
+# what is missing.
+set -euo pipefail
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(gcc)
+command -v c++ >/dev/null || need_apt+=(g++)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v valgrind >/dev/null || need_apt+=(valgrind)
+command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "setup: cargo not found; install a Rust toolchain (rustup) first" >&2
+    exit 1
+fi
+if command -v rustup >/dev/null; then
+    installed=$(rustup component list --installed 2>/dev/null || true)
+    for c in clippy rustfmt; do
+        grep -q "^$c" <<<"$installed" || rustup component add "$c"
+    done
+fi
+
+# meson and ninja: from PyPI, or Debian's packages where pip may not install.
+if ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
+    pip=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+    "${pip[@]}" "meson>=1.1" "ninja>=1.10" 2>/dev/null ||
+        "${pip[@]}" --break-system-packages "meson>=1.1" "ninja>=1.10" 2>/dev/null || {
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq meson ninja-build
+    }
+fi
