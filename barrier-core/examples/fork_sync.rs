@@ -22,7 +22,9 @@ fn main() -> Result<(), Error> {
     // SAFETY: this program is single-threaded, so the child may do anything.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(Error::Os(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)));
+        return Err(Error::Os(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ));
     }
     if pid == 0 {
         let code = child(barrier);
@@ -41,6 +43,9 @@ fn main() -> Result<(), Error> {
     let mut status = 0;
     // SAFETY: status is a valid out-pointer and pid our child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed"
+    );
     Ok(())
 }

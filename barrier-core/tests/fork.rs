@@ -35,7 +35,11 @@ fn with_child(child: impl FnOnce(&mut Barrier) -> bool, parent: impl FnOnce(&mut
             barrier.set_role(Role::Parent);
             parent(&mut barrier);
             drop(barrier);
-            assert_eq!(waitpid(pid, None).expect("waitpid"), WaitStatus::Exited(pid, 0), "the child failed");
+            assert_eq!(
+                waitpid(pid, None).expect("waitpid"),
+                WaitStatus::Exited(pid, 0),
+                "the child failed"
+            );
         }
     }
 }
