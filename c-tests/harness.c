@@ -142,7 +142,7 @@ static pid_t fork_side(const char *name, Barrier *b, unsigned role, side_fn fn, 
                 return pid;
         }
         if (pid == 0) {
-                struct peer p = { .rd = dup(rd), .wr = dup(wr) };
+                struct peer p = { .rd = fcntl(rd, F_DUPFD_CLOEXEC, 3), .wr = fcntl(wr, F_DUPFD_CLOEXEC, 3) };
 
                 harness_side = name;
                 close_pair(pipes[0]);

@@ -14,6 +14,9 @@ use libc::{c_int, c_uint};
 
 barrier_core::panic_handler_unless_std!();
 
+// The header's BARRIER_ENV_MAX is written in cbindgen.toml; keep them equal.
+const _: () = assert!(barrier_core::env::ENV_MAX == 96);
+
 /// Runs `op` on the structure behind `b`, or returns `null` for NULL.
 ///
 /// # Safety
@@ -291,4 +294,135 @@ pub unsafe extern "C" fn barrier_sync_next_timeout(b: *mut RawBarrier, usec: u64
 pub unsafe extern "C" fn barrier_sync_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, -libc::EINVAL, |b| bounded(b.sync(usec))) }
+}
+
+/// For event loops (poll, epoll, sd-event, libuv): fills `fds` with what
+/// to watch for this end, the other side's eventfd (`POLLIN`) and this
+/// side's pipe end (hang-up and error, which poll reports whatever the
+/// events asked), and returns how many entries it filled (2).
+///
+/// When one is ready, a `*_timeout` call with a timeout of 0 makes
+/// progress without blocking. The descriptors stay the same for the life
+/// of the object, until a fatal error or `barrier_destroy`.
+///
+/// Returns -ENOBUFS if `n` is less than 2, -EBADF if the object holds no
+/// descriptors (never created, destroyed, or after a fatal error), -EINVAL
+/// before `barrier_set_role` or if `b` or `fds` is NULL.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads of a `Barrier`; `fds` must be NULL
+/// or valid for writes of `n` entries.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_get_pollfds(
+    b: *const RawBarrier,
+    fds: *mut libc::pollfd,
+    n: usize,
+) -> c_int {
+    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
+    let Some(b) = (unsafe { b.as_ref() }) else {
+        return -libc::EINVAL;
+    };
+    if fds.is_null() {
+        return -libc::EINVAL;
+    }
+    if n < 2 {
+        return -libc::ENOBUFS;
+    }
+    match b.pollfds() {
+        Ok(watch) => {
+            // SAFETY: fds is valid for n >= 2 entries, as the caller guarantees.
+            unsafe { core::ptr::copy_nonoverlapping(watch.as_ptr(), fds, watch.len()) };
+            watch.len() as c_int
+        }
+        Err(errno) => -errno,
+    }
+}
+
+/// Creates two ready ends of one barrier in `*parent` and `*child`, roles
+/// already set, each owning its own descriptors (3 each): for two threads
+/// of one process, or to hand one end to another process. Destroying one
+/// end is, for the other, the other side exiting.
+///
+/// Returns 0, -EINVAL if either pointer is NULL or both are the same, or
+/// the error of the failing syscall; on failure both are `BARRIER_NULL`
+/// and nothing is left open.
+///
+/// # Safety
+/// Each pointer must be NULL or valid for writes of a `Barrier`, and the
+/// two must not overlap.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_create_pair(
+    parent: *mut RawBarrier,
+    child: *mut RawBarrier,
+) -> c_int {
+    if core::ptr::eq(parent, child) {
+        return -libc::EINVAL;
+    }
+    // SAFETY: the caller guarantees both are NULL or valid and disjoint.
+    match unsafe { (parent.as_mut(), child.as_mut()) } {
+        (Some(p), Some(c)) => RawBarrier::create_pair(p, c).map_or_else(|e| -e, |()| 0),
+        _ => -libc::EINVAL,
+    }
+}
+
+/// After fork() and `barrier_set_role()`, before execve(): makes this
+/// end's descriptors survive execve() and writes `BARRIER_FDS=<...>` with a
+/// terminating NUL into `buf`, to put into the new program's environment,
+/// where `barrier_import_env()` takes the end over. Async-signal-safe: no
+/// allocation, no locks.
+///
+/// Returns the string's length (without the NUL); -ENOBUFS if `size` is
+/// too small (`BARRIER_ENV_MAX` always suffices); -EINVAL if `b` is NULL,
+/// `buf` is NULL while `size` is not 0, or the role is not set; -EBADF if
+/// the object lacks a descriptor. On any error nothing changes.
+///
+/// # Safety
+/// `b` must be NULL or valid for reads of a `Barrier`; `buf` must be NULL
+/// or valid for writes of `size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_export_env(
+    b: *mut RawBarrier,
+    buf: *mut libc::c_char,
+    size: usize,
+) -> c_int {
+    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
+    let Some(b) = (unsafe { b.as_ref() }) else {
+        return -libc::EINVAL;
+    };
+    let out: &mut [u8] = if buf.is_null() {
+        if size != 0 {
+            return -libc::EINVAL;
+        }
+        &mut []
+    } else {
+        // SAFETY: buf is valid for writes of size bytes, as the caller guarantees.
+        unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) }
+    };
+    match b.export_env(out) {
+        Ok(len) => len as c_int,
+        Err(errno) => -errno,
+    }
+}
+
+/// In the program started by execve(): takes over the end that
+/// `$BARRIER_FDS` names, counter included, into `*b`. Checks that every
+/// descriptor is open and of the right kind (this needs /proc). On
+/// success the descriptors are close-on-exec again, the variable is
+/// removed from the environment, and 0 is returned.
+///
+/// On failure `*b` is `BARRIER_NULL` and nothing it does not own is
+/// closed: -ENOENT if the variable is unset, -EINVAL if its value is
+/// malformed (or `b` is NULL), -EBADF if a descriptor is closed or of the
+/// wrong kind. Like getenv() and unsetenv(), not thread-safe.
+///
+/// # Safety
+/// `b` must be NULL or valid for writes of a `Barrier`.
+#[no_mangle]
+pub unsafe extern "C" fn barrier_import_env(b: *mut RawBarrier) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with(b, -libc::EINVAL, |b| {
+            b.import_env().map_or_else(|e| -e, |()| 0)
+        })
+    }
 }

@@ -80,15 +80,22 @@ fn build_program(name: &str, link: Link) -> PathBuf {
     let exe = bin_dir.join(format!("test-{name}-{suffix}"));
     let tests = root().join("c-tests");
     let mut cmd = compiler(false);
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-I")
-        .arg(&tests)
-        .arg(tests.join(format!("test-{name}.c")))
-        .arg(tests.join("harness.c"))
-        .arg("-o")
-        .arg(&exe);
+    cmd.args([
+        "-std=c11",
+        "-pthread",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+    ])
+    .arg("-I")
+    .arg(root().join("include"))
+    .arg("-I")
+    .arg(&tests)
+    .arg(tests.join(format!("test-{name}.c")))
+    .arg(tests.join("harness.c"))
+    .arg("-o")
+    .arg(&exe);
     match link {
         Link::Static => {
             cmd.arg(lib.join("libbarrier.a"));
@@ -152,6 +159,9 @@ c_programs! {
     scenarios => "scenarios",
     semantics => "semantics",
     lifecycle => "lifecycle",
+    pairs => "pairs",
+    pollfds => "pollfds",
+    exec => "exec",
 }
 
 /// The header also compiles warning-free as C++17, inside `extern "C"`.

@@ -128,6 +128,50 @@ impl Barrier {
         self.raw.place_and_sync(raw::INFINITY)
     }
 
+    /// Two ready ends, `(parent, child)`, with roles set and each owning its
+    /// own descriptors: for two threads of one process, or to hand one end
+    /// to another process. Dropping one end is, for the other, the other
+    /// side exiting.
+    ///
+    /// ```
+    /// use barrier_core::Barrier;
+    ///
+    /// let (mut parent, mut child) = Barrier::pair()?;
+    /// let worker = std::thread::spawn(move || {
+    ///     child.wait_next()?;
+    ///     child.place()
+    /// });
+    /// parent.place_and_sync()?;
+    /// worker.join().unwrap()?;
+    /// # Ok::<(), barrier_core::Error>(())
+    /// ```
+    pub fn pair() -> Result<(Barrier, Barrier), Error> {
+        let (mut parent, mut child) = (RawBarrier::NULL, RawBarrier::NULL);
+        RawBarrier::create_pair(&mut parent, &mut child).map_err(Error::Os)?;
+        Ok((Barrier { raw: parent }, Barrier { raw: child }))
+    }
+
+    /// What an event loop should watch for this end: when either entry
+    /// reports an event, a bounded call with a zero timeout makes progress
+    /// without blocking. `Err(Error::Os(EINVAL))` before the role is set.
+    pub fn pollfds(&self) -> Result<[libc::pollfd; 2], Error> {
+        self.raw.pollfds().map_err(Error::Os)
+    }
+
+    /// In a program started by execve(): takes over the end that the
+    /// `BARRIER_FDS` variable describes (see [`Barrier::spawn`] and the C
+    /// function `barrier_export_env`), and removes the variable.
+    ///
+    /// `Err(Error::Os(ENOENT))` if it is unset, `EINVAL` if it is
+    /// malformed, `EBADF` if a descriptor is closed or of the wrong kind.
+    /// Changing the environment is not thread-safe: call this early, before
+    /// starting threads.
+    pub fn from_env() -> Result<Barrier, Error> {
+        let mut raw = RawBarrier::NULL;
+        raw.import_env().map_err(Error::Os)?;
+        Ok(Barrier { raw })
+    }
+
     /// Borrows the C structure, for code that needs its descriptors.
     pub fn as_raw(&self) -> &RawBarrier {
         &self.raw
@@ -153,5 +197,77 @@ impl Barrier {
 impl Drop for Barrier {
     fn drop(&mut self) {
         self.raw.destroy();
+    }
+}
+
+#[cfg(feature = "std")]
+impl Barrier {
+    /// Spawns `command` as the other side of this barrier, which must be
+    /// fresh from [`Barrier::new`] (roles not set). The spawned program
+    /// takes its end with [`Barrier::from_env`] (or `barrier_import_env`
+    /// in C); this end becomes the parent.
+    ///
+    /// It sets `BARRIER_FDS` in the command's environment and makes the
+    /// child end's descriptors survive execve() in the forked process, so
+    /// use the command for one spawn only.
+    ///
+    /// ```no_run
+    /// use barrier_core::Barrier;
+    /// use std::process::Command;
+    ///
+    /// let mut barrier = Barrier::new()?;
+    /// let mut child = barrier.spawn(&mut Command::new("/usr/libexec/my-helper"))?;
+    /// barrier.place_and_sync()?; // the helper is up
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn(
+        &mut self,
+        command: &mut std::process::Command,
+    ) -> std::io::Result<std::process::Child> {
+        use std::os::unix::process::CommandExt;
+
+        let [r, w] = self.raw.pipe;
+        if r < 0 || w < 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // What the child would hold after fork() and set_role(CHILD); its
+        // copy of the read end is close-on-exec, so execve() drops it.
+        let child_end = RawBarrier {
+            me: self.raw.them,
+            them: self.raw.me,
+            pipe: [-1, w],
+            barriers: self.raw.barriers,
+        };
+        let mut value = [0u8; crate::env::ENV_MAX];
+        let len = crate::env::format_value(&child_end, &mut value)
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOBUFS))?;
+        let value = std::str::from_utf8(&value[..len])
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        command.env(crate::env::VAR, value);
+        let keep = [child_end.me, child_end.them, w];
+        // SAFETY: the closure only calls fcntl, which is async-signal-safe,
+        // and touches no memory shared with other threads.
+        unsafe {
+            command.pre_exec(move || {
+                for fd in keep {
+                    crate::sys::set_cloexec(fd, false)
+                        .map_err(std::io::Error::from_raw_os_error)?;
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
+        self.set_role(Role::Parent);
+        Ok(child)
+    }
+
+    /// The two descriptors to watch, borrowed: the other side's eventfd
+    /// (readable) and our pipe end (hang-up). `None` before the role is set.
+    pub fn as_fds(&self) -> Option<[std::os::fd::BorrowedFd<'_>; 2]> {
+        let fds = self.raw.pollfds().ok()?;
+        // SAFETY: both descriptors are open and owned by self, which the
+        // returned borrows cannot outlive.
+        Some(fds.map(|p| unsafe { std::os::fd::BorrowedFd::borrow_raw(p.fd) }))
     }
 }

@@ -26,6 +26,7 @@
 extern crate std;
 
 mod barrier;
+pub mod env;
 mod error;
 pub mod raw;
 pub mod state;

@@ -96,6 +96,134 @@ impl RawBarrier {
         }
     }
 
+    /// The pipe end this side keeps: `EINVAL` before the role is set (both
+    /// ends held), `EBADF` if it holds neither.
+    fn hangup_fd(&self) -> Result<c_int, Errno> {
+        match self.pipe {
+            [r, w] if r >= 0 && w >= 0 => Err(libc::EINVAL),
+            [r, w] if r < 0 && w < 0 => Err(libc::EBADF),
+            [r, w] => Ok(r.max(w)),
+        }
+    }
+
+    /// What to watch for this end to make progress: the other side's
+    /// eventfd for input, and our pipe end, whose hang-up or error (always
+    /// reported, whatever the events asked) means the other side is gone.
+    ///
+    /// `EINVAL` before the role is set; `EBADF` if a descriptor is missing.
+    pub fn pollfds(&self) -> Result<[pollfd; 2], Errno> {
+        let hup_fd = self.hangup_fd()?;
+        if self.them < 0 {
+            return Err(libc::EBADF);
+        }
+        Ok([
+            pollfd {
+                fd: self.them,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            pollfd {
+                fd: hup_fd,
+                events: libc::POLLHUP,
+                revents: 0,
+            },
+        ])
+    }
+
+    /// Makes two ready ends with their roles set, each owning its own
+    /// descriptors (3 each), for two threads or to hand one end to another
+    /// process. Closing one end's descriptors is, for the other end, the
+    /// other side exiting. On failure both are [`RawBarrier::NULL`] and
+    /// nothing is left open.
+    pub fn create_pair(parent: &mut RawBarrier, child: &mut RawBarrier) -> Result<(), Errno> {
+        *child = RawBarrier::NULL;
+        parent.create()?;
+        let made = (|| {
+            child.me = sys::dup_cloexec(parent.them)?;
+            child.them = sys::dup_cloexec(parent.me)?;
+            Ok(())
+        })();
+        if let Err(errno) = made {
+            parent.destroy();
+            child.destroy();
+            return Err(errno);
+        }
+        child.pipe = [-1, parent.pipe[1]];
+        parent.pipe[1] = -1;
+        Ok(())
+    }
+
+    /// Before execve(), after the role is set: lets this end's descriptors
+    /// survive execve() and writes `BARRIER_FDS=...` and a NUL into `buf`,
+    /// for the new program's environment. Returns the length without the
+    /// NUL. Async-signal-safe: no allocation, no locks.
+    ///
+    /// `ENOBUFS` if `buf` is too small ([`crate::env::ENV_MAX`] always
+    /// suffices); `EINVAL` before the role is set; `EBADF` if a descriptor
+    /// is missing. On any error nothing has changed.
+    pub fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let [them, hup_fd] = self.pollfds()?.map(|p| p.fd);
+        if self.me < 0 {
+            return Err(libc::EBADF);
+        }
+        // Format aside first: a buffer that turns out too small is left as
+        // it was.
+        let mut text = [0u8; crate::env::ENV_MAX];
+        let len = crate::env::format(self, &mut text).ok_or(libc::ENOBUFS)?;
+        let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
+        let fds = [self.me, them, hup_fd];
+        for (i, &fd) in fds.iter().enumerate() {
+            if let Err(errno) = sys::set_cloexec(fd, false) {
+                for &done in &fds[..i] {
+                    let _ = sys::set_cloexec(done, true);
+                }
+                return Err(errno);
+            }
+        }
+        out.copy_from_slice(&text[..=len]);
+        Ok(len)
+    }
+
+    /// In the program started by execve(): takes over the end that
+    /// `$BARRIER_FDS` describes, counter included. Checks that each
+    /// descriptor is open and of the right kind, makes them close-on-exec
+    /// and non-blocking again, and removes the variable.
+    ///
+    /// On failure the object is [`RawBarrier::NULL`] and nothing was closed:
+    /// `ENOENT` if the variable is unset, `EINVAL` if its value is
+    /// malformed, `EBADF` if a descriptor is closed or of the wrong kind.
+    ///
+    /// Reading and changing the environment is not thread-safe in C: call
+    /// this before starting threads.
+    pub fn import_env(&mut self) -> Result<(), Errno> {
+        *self = RawBarrier::NULL;
+        let value = sys::getenv(crate::env::VAR_C).ok_or(libc::ENOENT)?;
+        let end = crate::env::parse_value(value)?;
+        let hup_fd = end.pipe[0].max(end.pipe[1]);
+        let hup_kind = if end.pipe[0] >= 0 {
+            sys::FdKind::PipeRead
+        } else {
+            sys::FdKind::PipeWrite
+        };
+        let expected = [
+            (end.me, sys::FdKind::EventFd),
+            (end.them, sys::FdKind::EventFd),
+            (hup_fd, hup_kind),
+        ];
+        for (fd, kind) in expected {
+            if sys::fd_kind(fd).map_err(|_| libc::EBADF)? != kind {
+                return Err(libc::EBADF);
+            }
+        }
+        for (fd, _) in expected {
+            sys::set_cloexec(fd, true)?;
+            sys::set_nonblock(fd)?;
+        }
+        sys::unsetenv(crate::env::VAR_C);
+        *self = end;
+        Ok(())
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         State::from_raw(self.barriers)
@@ -136,31 +264,18 @@ impl RawBarrier {
         if self.state().they_aborted() {
             return Ok(());
         }
-        // Exactly one pipe end is kept once the role is set. Before that (or
-        // on an object that holds nothing) a wait is refused outright, even
-        // one that would not need to block, so misuse shows at once.
-        let hup_fd = match self.pipe {
-            [r, w] if r >= 0 && w < 0 => r,
-            [r, w] if r < 0 && w >= 0 => w,
-            _ => return Err(Error::Os(libc::EINVAL)),
-        };
-        if self.them < 0 {
-            return Err(self.fail(libc::EBADF));
+        // Before the role is set, or on an object that holds nothing, a wait
+        // is refused outright, even one that would not need to block, so
+        // misuse shows at once.
+        if self.hangup_fd().is_err() {
+            return Err(Error::Os(libc::EINVAL));
         }
         let deadline = (usec != INFINITY).then(|| sys::now_usec().saturating_add(usec));
         while !self.state().reached(limit) {
-            let mut fds = [
-                pollfd {
-                    fd: hup_fd,
-                    events: libc::POLLHUP,
-                    revents: 0,
-                },
-                pollfd {
-                    fd: self.them,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
+            let mut fds = match self.pollfds() {
+                Ok(fds) => fds,
+                Err(errno) => return Err(self.fail(errno)),
+            };
             let timeout =
                 deadline.map(|d| sys::timespec_from_usec(d.saturating_sub(sys::now_usec())));
             match sys::poll(&mut fds, timeout) {
@@ -177,13 +292,13 @@ impl RawBarrier {
             if (fds[0].revents | fds[1].revents) & libc::POLLNVAL != 0 {
                 return Err(self.fail(libc::EBADF));
             }
-            let value = if fds[1].revents != 0 {
+            let value = if fds[0].revents != 0 {
                 match sys::read_u64(self.them) {
                     Ok(Some(value)) => value,
                     Ok(None) => continue,
                     Err(errno) => return Err(self.fail(errno)),
                 }
-            } else if fds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
                 ABORTION as u64
             } else {
                 continue;

@@ -161,3 +161,137 @@ pub fn timespec_from_usec(usec: u64) -> timespec {
         tv_nsec: ((usec % 1_000_000) * 1_000) as libc::c_long,
     }
 }
+
+/// A close-on-exec duplicate of `fd`.
+pub fn dup_cloexec(fd: c_int) -> Result<c_int, Errno> {
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC takes an integer argument.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// Sets or clears `FD_CLOEXEC` on `fd`. Async-signal-safe.
+pub fn set_cloexec(fd: c_int, on: bool) -> Result<(), Errno> {
+    // SAFETY: F_GETFD takes no argument.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(errno());
+    }
+    let wanted = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    // SAFETY: F_SETFD takes an integer argument.
+    if wanted != flags && unsafe { libc::fcntl(fd, libc::F_SETFD, wanted) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Sets `O_NONBLOCK` on `fd`'s open file description.
+pub fn set_nonblock(fd: c_int) -> Result<(), Errno> {
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(errno());
+    }
+    // SAFETY: F_SETFL takes an integer argument.
+    if flags & libc::O_NONBLOCK == 0
+        && unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
+    {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// What an open descriptor is, as far as the barrier cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdKind {
+    /// An eventfd.
+    EventFd,
+    /// The read end of a pipe.
+    PipeRead,
+    /// The write end of a pipe.
+    PipeWrite,
+    /// Anything else.
+    Other,
+}
+
+/// Finds out what `fd` is; `Err(EBADF)` if it is not open.
+///
+/// An eventfd is recognised by the name the kernel gives it in
+/// /proc/self/fd, so this needs /proc.
+pub fn fd_kind(fd: c_int) -> Result<FdKind, Errno> {
+    // SAFETY: F_GETFL takes no argument.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 {
+        return Err(errno());
+    }
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: st is a live, writable stat.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(errno());
+    }
+    if st.st_mode & libc::S_IFMT == libc::S_IFIFO {
+        return Ok(match fl & libc::O_ACCMODE {
+            libc::O_RDONLY => FdKind::PipeRead,
+            libc::O_WRONLY => FdKind::PipeWrite,
+            _ => FdKind::Other,
+        });
+    }
+    const EVENTFD: &[u8] = b"anon_inode:[eventfd]";
+    let mut path = [0u8; 32];
+    let mut c = crate::env::Cursor::new(&mut path);
+    // "/proc/self/fd/" and at most 11 characters and a NUL fit in 32 bytes.
+    c.push(b"/proc/self/fd/")
+        .and_then(|()| c.push_decimal(i64::from(fd)))
+        .and_then(|()| c.push(b"\0"))
+        .ok_or(libc::EINVAL)?;
+    let mut target = [0u8; 32];
+    // SAFETY: path is NUL-terminated; target is writable for its length.
+    let len = unsafe {
+        libc::readlink(
+            path.as_ptr().cast(),
+            target.as_mut_ptr().cast(),
+            target.len(),
+        )
+    };
+    if len < 0 {
+        return Err(errno());
+    }
+    Ok(if &target[..len as usize] == EVENTFD {
+        FdKind::EventFd
+    } else {
+        FdKind::Other
+    })
+}
+
+/// The value of the environment variable `name` (NUL-terminated).
+///
+/// The returned slice borrows the process environment: it is valid until
+/// the variable is changed, which the caller must not do meanwhile.
+pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
+    debug_assert!(name.ends_with(b"\0"));
+    // SAFETY: name is NUL-terminated.
+    let p = unsafe { libc::getenv(name.as_ptr().cast()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: getenv returned a NUL-terminated string.
+    let len = unsafe { libc::strlen(p) };
+    // SAFETY: p points to len readable bytes, which live until the
+    // variable changes (see above).
+    Some(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) })
+}
+
+/// Removes the environment variable `name` (NUL-terminated).
+pub fn unsetenv(name: &[u8]) {
+    debug_assert!(name.ends_with(b"\0"));
+    // SAFETY: name is NUL-terminated.
+    unsafe { libc::unsetenv(name.as_ptr().cast()) };
+}

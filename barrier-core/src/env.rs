@@ -1,0 +1,269 @@
+//! Handing one end of a barrier across `execve()` in an environment variable.
+//!
+//! The variable is `BARRIER_FDS=<me>,<them>,<pipe read>,<pipe write>,<barriers>`:
+//! the end's four descriptor slots (exactly one pipe end is held, the other
+//! is -1) and its state, all in decimal. Formatting needs no allocation
+//! and no locks, so it can run between fork() and execve(); parsing is
+//! strict, since the environment is outside input.
+
+use crate::raw::RawBarrier;
+use crate::state::BIAS;
+use crate::sys::Errno;
+use libc::c_int;
+
+/// The variable's name.
+pub const VAR: &str = "BARRIER_FDS";
+/// The variable's name, NUL-terminated for libc.
+pub(crate) const VAR_C: &[u8] = b"BARRIER_FDS\0";
+
+/// Bytes that always hold `BARRIER_FDS=...` with its terminating NUL: the
+/// name and `=` (12), four descriptors of at most 11 characters, a counter
+/// of at most 20, four commas and the NUL make 81.
+pub const ENV_MAX: usize = 96;
+
+/// Appends to a fixed buffer without panicking; reports overflow instead.
+pub(crate) struct Cursor<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Cursor<'a> {
+        Cursor { buf, len: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(bytes.len())?;
+        self.buf.get_mut(self.len..end)?.copy_from_slice(bytes);
+        self.len = end;
+        Some(())
+    }
+
+    pub(crate) fn push_decimal(&mut self, value: i64) -> Option<()> {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut magnitude = value.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (magnitude % 10) as u8;
+            magnitude /= 10;
+            if magnitude == 0 {
+                break;
+            }
+        }
+        if value < 0 {
+            self.push(b"-")?;
+        }
+        self.push(&digits[i..])
+    }
+}
+
+/// Writes `NAME=value` and a NUL for `end` into `out`; returns the length
+/// without the NUL, or `None` if `out` is too small.
+pub(crate) fn format(end: &RawBarrier, out: &mut [u8]) -> Option<usize> {
+    let mut c = Cursor::new(out);
+    c.push(VAR.as_bytes())?;
+    c.push(b"=")?;
+    format_value_into(end, &mut c)?;
+    let len = c.len();
+    c.push(b"\0")?;
+    Some(len)
+}
+
+/// Writes only the value for `end` into `out`; returns its length.
+pub fn format_value(end: &RawBarrier, out: &mut [u8]) -> Option<usize> {
+    let mut c = Cursor::new(out);
+    format_value_into(end, &mut c)?;
+    Some(c.len())
+}
+
+fn format_value_into(end: &RawBarrier, c: &mut Cursor<'_>) -> Option<()> {
+    let fields = [end.me, end.them, end.pipe[0], end.pipe[1]];
+    for fd in fields {
+        c.push_decimal(i64::from(fd))?;
+        c.push(b",")?;
+    }
+    c.push_decimal(end.barriers)
+}
+
+fn parse_i64(field: &[u8]) -> Option<i64> {
+    let (negative, digits) = match field.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, field),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulate negatively so that i64::MIN parses too.
+    let mut value: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
+}
+
+/// Parses a variable's value into the end it describes, checking only its
+/// form: five decimal fields, two eventfds and exactly one pipe end (the
+/// other -1), no descriptor named twice, and a possible state. Whether the
+/// descriptors are open and of the right kind is for the caller to check.
+pub fn parse_value(value: &[u8]) -> Result<RawBarrier, Errno> {
+    let mut fields = [0i64; 5];
+    let mut parts = value.split(|&b| b == b',');
+    for slot in fields.iter_mut() {
+        *slot = parts.next().and_then(parse_i64).ok_or(libc::EINVAL)?;
+    }
+    if parts.next().is_some() {
+        return Err(libc::EINVAL);
+    }
+    let fd = |v: i64| {
+        c_int::try_from(v)
+            .ok()
+            .filter(|&fd| fd >= -1)
+            .ok_or(libc::EINVAL)
+    };
+    let end = RawBarrier {
+        me: fd(fields[0])?,
+        them: fd(fields[1])?,
+        pipe: [fd(fields[2])?, fd(fields[3])?],
+        barriers: fields[4],
+    };
+    let [r, w] = end.pipe;
+    let one_pipe_end = (r >= 0) != (w >= 0);
+    let held = [end.me, end.them, r.max(w)];
+    let distinct = held[0] != held[1] && held[0] != held[2] && held[1] != held[2];
+    // Below the three aborted states, BIAS itself is never a state.
+    if end.me < 0 || end.them < 0 || !one_pipe_end || !distinct || end.barriers == BIAS {
+        return Err(libc::EINVAL);
+    }
+    Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{I_ABORTED, THEY_ABORTED, WE_ABORTED};
+
+    fn end(me: c_int, them: c_int, pipe: [c_int; 2], barriers: i64) -> RawBarrier {
+        RawBarrier {
+            me,
+            them,
+            pipe,
+            barriers,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        for e in [
+            end(3, 4, [5, -1], 0),
+            end(10, 9, [-1, 2147483647], -7),
+            end(0, 1, [2, -1], i64::MAX),
+            end(7, 8, [-1, 9], WE_ABORTED),
+            end(7, 8, [-1, 9], I_ABORTED),
+        ] {
+            let mut buf = [0u8; ENV_MAX];
+            let n = format_value(&e, &mut buf).unwrap();
+            assert_eq!(parse_value(&buf[..n]), Ok(e));
+        }
+    }
+
+    #[test]
+    fn full_variable_fits_env_max() {
+        let widest = end(
+            -2147483648,
+            -2147483648,
+            [-2147483648, -2147483648],
+            i64::MIN,
+        );
+        let mut buf = [0u8; ENV_MAX];
+        let n = format(&widest, &mut buf).unwrap();
+        assert_eq!(&buf[..12], b"BARRIER_FDS=");
+        assert_eq!(buf[n], 0);
+        assert!(n < ENV_MAX);
+        let mut small = [0u8; 20];
+        assert_eq!(format(&widest, &mut small), None);
+    }
+
+    #[test]
+    fn exact_text() {
+        let mut buf = [0u8; ENV_MAX];
+        let n = format(&end(3, 4, [5, -1], -2), &mut buf).unwrap();
+        assert_eq!(&buf[..=n], b"BARRIER_FDS=3,4,5,-1,-2\0");
+    }
+
+    #[test]
+    fn rejects_malformed_values() {
+        let bad: &[&[u8]] = &[
+            b"",
+            b"garbage",
+            b"3,4,5",
+            b"3,4,5,-1",
+            b"3,4,5,-1,0,",
+            b"3,4,5,-1,0,0",
+            b"3,4,5,-1,",
+            b",4,5,-1,0",
+            b"3,4,5,-1,0x",
+            b"+3,4,5,-1,0",
+            b" 3,4,5,-1,0",
+            b"3,4,5,-1,-",
+            b"3,4,-1,-1,0",
+            b"3,4,5,6,0",
+            b"3,3,5,-1,0",
+            b"3,4,3,-1,0",
+            b"3,4,-1,4,0",
+            b"-1,4,5,-1,0",
+            b"3,-1,5,-1,0",
+            b"3,4,-2,5,0",
+            b"2147483648,4,5,-1,0",
+            b"3,4,5,-1,9223372036854775808",
+            b"3,4,5,-1,-9223372036854775808",
+            b"3,4,5,-1,99999999999999999999999",
+        ];
+        for value in bad {
+            assert_eq!(
+                parse_value(value),
+                Err(libc::EINVAL),
+                "{:?}",
+                core::str::from_utf8(value)
+            );
+        }
+    }
+
+    #[test]
+    fn accepts_every_possible_state() {
+        for state in [
+            0,
+            1,
+            -1,
+            i64::MAX,
+            I_ABORTED + 1,
+            I_ABORTED,
+            THEY_ABORTED,
+            WE_ABORTED,
+        ] {
+            let mut buf = [0u8; ENV_MAX];
+            let n = format_value(&end(3, 4, [5, -1], state), &mut buf).unwrap();
+            assert!(parse_value(&buf[..n]).is_ok(), "{state}");
+        }
+    }
+
+    #[test]
+    fn decimal_extremes() {
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"-"), None);
+        assert_eq!(parse_i64(b"007"), Some(7));
+    }
+}
