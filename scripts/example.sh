@@ -10,4 +10,6 @@ mkdir -p target/examples
 cc -std=c11 -Wall -Wextra -Werror -Iinclude examples/fork-sync.c \
     -Ltarget/release -Wl,-rpath,"$PWD/target/release" -lbarrier -o target/examples/fork-sync
 ./target/examples/fork-sync
-cargo run --release --locked -q -p barrier-core --example fork_sync
+for example in fork_sync event_loop handoff; do
+    cargo run --release --locked -q -p barrier-core --example "$example"
+done
