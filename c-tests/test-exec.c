@@ -106,9 +106,12 @@ TEST(export_bad_arguments_change_nothing) {
                 CHECK(buf[i] == 'Z');
         CHECK(cloexec(c.me) && cloexec(c.them) && cloexec(c.pipe[1]));
 
+        /* any negative value means "no descriptor", and is written as -1 */
+        c.pipe[0] = -EBADF;
         n = barrier_export_env(&c, buf, strlen(expected) + 1);
         CHECK_INT(n, (int)strlen(expected));
         CHECK(strcmp(buf, expected) == 0);
+        c.pipe[0] = -1;
         CHECK(!cloexec(c.me) && !cloexec(c.them) && !cloexec(c.pipe[1]));
         /* the parent end's descriptors are not touched */
         CHECK(cloexec(p.me) && cloexec(p.them) && cloexec(p.pipe[0]));
@@ -157,10 +160,12 @@ TEST(import_stale_and_wrong_kind) {
         barrier_destroy(&c);
         expect_import_error(value, EBADF);
 
-        CHECK(pipe2(pipefd, O_CLOEXEC) == 0);
+        /* non-blocking, as the library's own descriptors are, so that only
+         * the kind is wrong in each case below */
+        CHECK(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == 0);
         for (int i = 0; i < 3; i++)
-                CHECK((ev[i] = eventfd(0, EFD_CLOEXEC)) >= 0);
-        CHECK((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0);
+                CHECK((ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) >= 0);
+        CHECK((devnull = open("/dev/null", O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0);
 
         /* pipe ends where eventfds belong */
         snprintf(value, sizeof(value), "%d,%d,%d,-1,0", pipefd[0], pipefd[1], ev[0]);
@@ -180,6 +185,33 @@ TEST(import_stale_and_wrong_kind) {
         snprintf(value, sizeof(value), "%d,%d,%d,-1,0", ev[0], 1000, pipefd[0]);
         expect_import_error(value, EBADF);
 
+        /* one eventfd, duplicated, in both directions */
+        {
+                int dup_ev = fcntl(ev[0], F_DUPFD_CLOEXEC, 3);
+                snprintf(value, sizeof(value), "%d,%d,%d,-1,0", ev[0], dup_ev, pipefd[0]);
+                expect_import_error(value, EBADF);
+                close(dup_ev);
+        }
+        /* a pipe of the right kind that the library did not make: blocking,
+         * like a shell's stdio, and left unchanged */
+        {
+                int other[2];
+                CHECK(pipe2(other, O_CLOEXEC) == 0);
+                snprintf(value, sizeof(value), "%d,%d,%d,-1,0", ev[0], ev[1], other[0]);
+                expect_import_error(value, EBADF);
+                CHECK(!nonblock(other[0]));
+                close(other[0]);
+                close(other[1]);
+        }
+        /* the good combination works, so the cases above failed for their
+         * one fault only */
+        {
+                Barrier b = BARRIER_NULL;
+                snprintf(value, sizeof(value), "%d,%d,%d,-1,0", ev[0], ev[1], pipefd[0]);
+                CHECK(setenv("BARRIER_FDS", value, 1) == 0);
+                CHECK_INT(barrier_import_env(&b), 0);
+                CHECK_INT(b.me, ev[0]);
+        }
         /* nothing offered was closed */
         CHECK(is_open(pipefd[0]) && is_open(pipefd[1]) && is_open(devnull));
         for (int i = 0; i < 3; i++) {

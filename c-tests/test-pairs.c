@@ -229,7 +229,78 @@ TEST(pair_idle_peer_blocks) {
         barrier_destroy(&c);
 }
 
+/*
+ * A barrier placed just before the other end goes away must never be lost
+ * to the hang-up. The two happen on another thread while this one polls
+ * without blocking, over and over, to give the window between them every
+ * chance to fall inside one of our poll() calls.
+ */
+#define EXIT_RACE_ROUNDS 30000
+
+struct exit_race {
+        int go[2];
+        int done[2];
+        Barrier end;
+};
+
+static void *place_then_vanish(void *data) {
+        struct exit_race *r = data;
+        char x;
+
+        for (;;) {
+                ssize_t n = read(r->go[0], &x, 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || x == 'q')
+                        return NULL;
+                if (!barrier_place(&r->end))
+                        x = 'f';
+                barrier_destroy(&r->end);
+                if (write(r->done[1], &x, 1) != 1)
+                        return NULL;
+        }
+}
+
+TEST(placed_barrier_survives_racing_exit) {
+        struct exit_race r;
+        pthread_t t;
+        int lost = 0, place_failed = 0;
+
+        CHECK(pipe(r.go) == 0 && pipe(r.done) == 0);
+        CHECK(pthread_create(&t, NULL, place_then_vanish, &r) == 0);
+        for (int i = 0; i < EXIT_RACE_ROUNDS; i++) {
+                Barrier mine = BARRIER_NULL;
+                int res;
+                char x;
+
+                CHECK_INT(barrier_create_pair(&mine, &r.end), 0);
+                CHECK(write(r.go[1], "g", 1) == 1);
+                while ((res = barrier_wait_next_timeout(&mine, 0)) == -ETIMEDOUT)
+                        ;
+                if (res != 1)
+                        lost++;
+                CHECK(read(r.done[0], &x, 1) == 1);
+                if (x == 'f')
+                        place_failed++;
+                /* with their barrier consumed, the exit shows once we are
+                 * ahead of them */
+                CHECK(barrier_place(&mine));
+                CHECK(barrier_place(&mine));
+                CHECK(!barrier_sync(&mine));
+                barrier_destroy(&mine);
+        }
+        CHECK(write(r.go[1], "q", 1) == 1);
+        pthread_join(t, NULL);
+        CHECK_INT(lost, 0);
+        CHECK_INT(place_failed, 0);
+        close(r.go[0]);
+        close(r.go[1]);
+        close(r.done[0]);
+        close(r.done[1]);
+}
+
 static const struct test tests[] = {
+        TEST_ENTRY(placed_barrier_survives_racing_exit),
         TEST_ENTRY(pair_descriptors),
         TEST_ENTRY(pair_bad_arguments),
         TEST_ENTRY(pair_fails_cleanly_under_fd_limit),

@@ -40,22 +40,23 @@ TEST(pollfds_entries) {
         memset(fds, 0x55, sizeof(fds));
         CHECK_INT(barrier_create_pair(&p, &c), 0);
         CHECK_INT(barrier_get_pollfds(&p, fds, 3), 2);
-        CHECK_INT(fds[0].fd, p.them);
-        CHECK(fds[0].events & POLLIN);
-        CHECK_INT(fds[1].fd, p.pipe[0]);
+        /* our pipe end first, then their eventfd */
+        CHECK_INT(fds[0].fd, p.pipe[0]);
+        CHECK_INT(fds[1].fd, p.them);
+        CHECK(fds[1].events & POLLIN);
         /* the third entry is left alone */
         CHECK_INT(fds[2].fd, 0x55555555);
         CHECK_INT(barrier_get_pollfds(&c, fds, 2), 2);
-        CHECK_INT(fds[0].fd, c.them);
-        CHECK_INT(fds[1].fd, c.pipe[1]);
+        CHECK_INT(fds[0].fd, c.pipe[1]);
+        CHECK_INT(fds[1].fd, c.them);
         /* nothing ready while the other end is idle */
         CHECK_INT(poll(fds, 2, 0), 0);
         CHECK(barrier_place(&p));
         CHECK_INT(poll(fds, 2, 0), 1);
-        CHECK(fds[0].revents & POLLIN);
+        CHECK(fds[1].revents & POLLIN);
         barrier_destroy(&p);
         CHECK_INT(poll(fds, 2, 0), 2);
-        CHECK(fds[1].revents & (POLLHUP | POLLERR));
+        CHECK(fds[0].revents & (POLLHUP | POLLERR));
         barrier_destroy(&c);
 }
 
@@ -139,7 +140,7 @@ TEST(one_poll_loop_drives_both_sides) {
         CHECK(barrier_place(&p));
         CHECK_INT(barrier_get_pollfds(&p, fds, 2), 2);
         CHECK_INT(poll(fds, 2, POLL_GUARD_MS), 1);
-        CHECK(fds[1].revents & POLLHUP);
+        CHECK(fds[0].revents & POLLHUP);
         CHECK_INT(barrier_sync_timeout(&p, 0), 0);
         CHECK(barrier_they_aborted(&p));
         barrier_destroy(&p);

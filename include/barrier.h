@@ -58,6 +58,14 @@
  * A negative descriptor means "no descriptor". The fields are public
  * because C callers read them directly; code that changes them by hand
  * takes over the responsibility for the descriptors.
+ *
+ * # Safety
+ *
+ * The methods marked `unsafe` read, write, close or change the flags of
+ * the descriptors the object names. Their common contract: every
+ * non-negative descriptor in the object is open and owned by it, so that
+ * nothing else in the process closes it or uses it other than through
+ * this object. [`crate::Barrier`] upholds this for Rust code.
  */
 typedef struct Barrier {
   /**
@@ -291,9 +299,9 @@ int barrier_sync_timeout(struct Barrier *b, uint64_t usec);
 
 /**
  * For event loops (poll, epoll, sd-event, libuv): fills `fds` with what
- * to watch for this end, the other side's eventfd (`POLLIN`) and this
- * side's pipe end (hang-up and error, which poll reports whatever the
- * events asked), and returns how many entries it filled (2).
+ * to watch for this end, this side's pipe end (hang-up and error, which
+ * poll reports whatever the events asked) and the other side's eventfd
+ * (`POLLIN`), in that order, and returns how many entries it filled (2).
  *
  * When one is ready, a `*_timeout` call with a timeout of 0 makes
  * progress without blocking. The descriptors stay the same for the life

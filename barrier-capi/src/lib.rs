@@ -4,6 +4,11 @@
 //! the core, which works on it in place. Nothing here allocates, nothing
 //! here can panic into C (and the panic handler aborts regardless), and a
 //! NULL pointer gets the documented answer instead of a crash.
+//!
+//! Every `Barrier *` a C caller passes is, by the API's contract, NULL or
+//! an object initialised with `BARRIER_NULL` or by this library, whose
+//! descriptors it owns: that is the ownership the core's unsafe methods
+//! require, and what "forwarded from the caller" means below.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -85,7 +90,7 @@ pub unsafe extern "C" fn barrier_init(b: *mut RawBarrier) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_destroy(b: *mut RawBarrier) -> *mut RawBarrier {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, (), RawBarrier::destroy) };
+    unsafe { with(b, (), |b| b.destroy()) };
     core::ptr::null_mut()
 }
 
@@ -297,9 +302,9 @@ pub unsafe extern "C" fn barrier_sync_timeout(b: *mut RawBarrier, usec: u64) -> 
 }
 
 /// For event loops (poll, epoll, sd-event, libuv): fills `fds` with what
-/// to watch for this end, the other side's eventfd (`POLLIN`) and this
-/// side's pipe end (hang-up and error, which poll reports whatever the
-/// events asked), and returns how many entries it filled (2).
+/// to watch for this end, this side's pipe end (hang-up and error, which
+/// poll reports whatever the events asked) and the other side's eventfd
+/// (`POLLIN`), in that order, and returns how many entries it filled (2).
 ///
 /// When one is ready, a `*_timeout` call with a timeout of 0 makes
 /// progress without blocking. The descriptors stay the same for the life
@@ -395,10 +400,14 @@ pub unsafe extern "C" fn barrier_export_env(
         }
         &mut []
     } else {
+        // No more than BARRIER_ENV_MAX bytes are ever written, and a slice
+        // may not be longer than isize::MAX.
+        let size = size.min(barrier_core::env::ENV_MAX);
         // SAFETY: buf is valid for writes of size bytes, as the caller guarantees.
         unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) }
     };
-    match b.export_env(out) {
+    // SAFETY: the object owns its descriptors, as the caller guarantees.
+    match unsafe { b.export_env(out) } {
         Ok(len) => len as c_int,
         Err(errno) => -errno,
     }

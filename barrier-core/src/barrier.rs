@@ -46,9 +46,10 @@ pub struct Barrier {
     raw: RawBarrier,
 }
 
+/// Microseconds, rounded up so that a wait never ends before `timeout`.
 fn usec(timeout: Duration) -> u64 {
     // u64::MAX microseconds is over half a million years: as good as no bound.
-    u64::try_from(timeout.as_micros()).unwrap_or(raw::INFINITY)
+    u64::try_from(timeout.as_nanos().div_ceil(1000)).unwrap_or(raw::INFINITY)
 }
 
 impl Barrier {
@@ -62,7 +63,8 @@ impl Barrier {
     /// Takes this side's role; call it once, right after fork. Later calls
     /// do nothing.
     pub fn set_role(&mut self, role: Role) {
-        self.raw.set_role(role as u32);
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.set_role(role as u32) };
     }
 
     /// The current state: counter or aborted.
@@ -72,60 +74,71 @@ impl Barrier {
 
     /// Places a barrier for the other side to wait for.
     pub fn place(&mut self) -> Result<(), Error> {
-        self.raw.place()
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.place() }
     }
 
     /// Aborts this side: every wait of the other side fails from now on.
     /// `Err(Error::Aborted)` if they had already aborted.
     pub fn abort(&mut self) -> Result<(), Error> {
-        self.raw.abort()
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.abort() }
     }
 
     /// Waits until at least one more barrier of theirs arrives.
     pub fn wait_next(&mut self) -> Result<(), Error> {
-        self.raw.wait_next(raw::INFINITY)
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.wait_next(raw::INFINITY) }
     }
 
     /// [`Barrier::wait_next`], giving up with [`Error::TimedOut`] after `timeout`.
     pub fn wait_next_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.raw.wait_next(usec(timeout))
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.wait_next(usec(timeout)) }
     }
 
     /// Waits until they abort, exit or crash. `Err(Error::Aborted)` if we
     /// aborted as well.
     pub fn wait_abortion(&mut self) -> Result<(), Error> {
-        self.raw.wait_abortion(raw::INFINITY)
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.wait_abortion(raw::INFINITY) }
     }
 
     /// [`Barrier::wait_abortion`], giving up with [`Error::TimedOut`] after `timeout`.
     pub fn wait_abortion_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.raw.wait_abortion(usec(timeout))
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.wait_abortion(usec(timeout)) }
     }
 
     /// Waits for their next barrier that matches one of ours; returns at
     /// once if none of ours is unmatched.
     pub fn sync_next(&mut self) -> Result<(), Error> {
-        self.raw.sync_next(raw::INFINITY)
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.sync_next(raw::INFINITY) }
     }
 
     /// [`Barrier::sync_next`], giving up with [`Error::TimedOut`] after `timeout`.
     pub fn sync_next_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.raw.sync_next(usec(timeout))
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.sync_next(usec(timeout)) }
     }
 
     /// Waits until they placed at least as many barriers as we did.
     pub fn sync(&mut self) -> Result<(), Error> {
-        self.raw.sync(raw::INFINITY)
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.sync(raw::INFINITY) }
     }
 
     /// [`Barrier::sync`], giving up with [`Error::TimedOut`] after `timeout`.
     pub fn sync_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.raw.sync(usec(timeout))
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.sync(usec(timeout)) }
     }
 
     /// Places a barrier, then syncs.
     pub fn place_and_sync(&mut self) -> Result<(), Error> {
-        self.raw.place_and_sync(raw::INFINITY)
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.place_and_sync(raw::INFINITY) }
     }
 
     /// Two ready ends, `(parent, child)`, with roles set and each owning its
@@ -164,11 +177,16 @@ impl Barrier {
     ///
     /// `Err(Error::Os(ENOENT))` if it is unset, `EINVAL` if it is
     /// malformed, `EBADF` if a descriptor is closed or of the wrong kind.
-    /// Changing the environment is not thread-safe: call this early, before
-    /// starting threads.
-    pub fn from_env() -> Result<Barrier, Error> {
+    /// Call it early, before starting threads.
+    ///
+    /// # Safety
+    /// The descriptors the variable names must belong to nothing else in
+    /// this process (the returned barrier owns them), and no other thread
+    /// may read or change the environment meanwhile.
+    pub unsafe fn from_env() -> Result<Barrier, Error> {
         let mut raw = RawBarrier::NULL;
-        raw.import_env().map_err(Error::Os)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { raw.import_env() }.map_err(Error::Os)?;
         Ok(Barrier { raw })
     }
 
@@ -196,7 +214,8 @@ impl Barrier {
 
 impl Drop for Barrier {
     fn drop(&mut self) {
-        self.raw.destroy();
+        // SAFETY: a Barrier owns the descriptors it names.
+        unsafe { self.raw.destroy() };
     }
 }
 
@@ -228,7 +247,9 @@ impl Barrier {
         use std::os::unix::process::CommandExt;
 
         let [r, w] = self.raw.pipe;
-        if r < 0 || w < 0 {
+        // A fresh barrier holds both pipe ends. Its descriptors must not be
+        // 0, 1 or 2, which the command's stdio set-up would replace.
+        if r < 0 || w < 0 || [self.raw.me, self.raw.them, w].iter().any(|&fd| fd < 3) {
             return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
         // What the child would hold after fork() and set_role(CHILD); its

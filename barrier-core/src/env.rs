@@ -6,15 +6,16 @@
 //! and no locks, so it can run between fork() and execve(); parsing is
 //! strict, since the environment is outside input.
 
+use crate::error::Errno;
 use crate::raw::RawBarrier;
-use crate::state::BIAS;
-use crate::sys::Errno;
+use crate::state::{BIAS, COUNTER_MIN};
+use core::ffi::CStr;
 use libc::c_int;
 
 /// The variable's name.
 pub const VAR: &str = "BARRIER_FDS";
-/// The variable's name, NUL-terminated for libc.
-pub(crate) const VAR_C: &[u8] = b"BARRIER_FDS\0";
+/// The variable's name for libc.
+pub(crate) const VAR_C: &CStr = c"BARRIER_FDS";
 
 /// Bytes that always hold `BARRIER_FDS=...` with its terminating NUL: the
 /// name and `=` (12), four descriptors of at most 11 characters, a counter
@@ -84,7 +85,8 @@ pub fn format_value(end: &RawBarrier, out: &mut [u8]) -> Option<usize> {
 fn format_value_into(end: &RawBarrier, c: &mut Cursor<'_>) -> Option<()> {
     let fields = [end.me, end.them, end.pipe[0], end.pipe[1]];
     for fd in fields {
-        c.push_decimal(i64::from(fd))?;
+        // Every negative value means "no descriptor"; -1 is how it is written.
+        c.push_decimal(i64::from(fd.max(-1)))?;
         c.push(b",")?;
     }
     c.push_decimal(end.barriers)
@@ -142,8 +144,10 @@ pub fn parse_value(value: &[u8]) -> Result<RawBarrier, Errno> {
     let one_pipe_end = (r >= 0) != (w >= 0);
     let held = [end.me, end.them, r.max(w)];
     let distinct = held[0] != held[1] && held[0] != held[2] && held[1] != held[2];
-    // Below the three aborted states, BIAS itself is never a state.
-    if end.me < 0 || end.them < 0 || !one_pipe_end || !distinct || end.barriers == BIAS {
+    // BIAS itself is never a state. At the floor of its range a counter
+    // cannot count down any further, so no wait_next could ever end.
+    let impossible = end.barriers == BIAS || end.barriers == COUNTER_MIN;
+    if end.me < 0 || end.them < 0 || !one_pipe_end || !distinct || impossible {
         return Err(libc::EINVAL);
     }
     Ok(end)
@@ -171,6 +175,7 @@ mod tests {
             end(0, 1, [2, -1], i64::MAX),
             end(7, 8, [-1, 9], WE_ABORTED),
             end(7, 8, [-1, 9], I_ABORTED),
+            end(7, 8, [-1, 9], COUNTER_MIN + 1),
         ] {
             let mut buf = [0u8; ENV_MAX];
             let n = format_value(&e, &mut buf).unwrap();
@@ -193,6 +198,13 @@ mod tests {
         assert!(n < ENV_MAX);
         let mut small = [0u8; 20];
         assert_eq!(format(&widest, &mut small), None);
+    }
+
+    #[test]
+    fn any_negative_descriptor_is_written_as_minus_one() {
+        let mut buf = [0u8; ENV_MAX];
+        let n = format_value(&end(3, 4, [-9, 5], 0), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"3,4,-1,5,0");
     }
 
     #[test]
@@ -228,6 +240,7 @@ mod tests {
             b"2147483648,4,5,-1,0",
             b"3,4,5,-1,9223372036854775808",
             b"3,4,5,-1,-9223372036854775808",
+            b"3,4,5,-1,-9223372036854775804",
             b"3,4,5,-1,99999999999999999999999",
         ];
         for value in bad {
@@ -247,7 +260,7 @@ mod tests {
             1,
             -1,
             i64::MAX,
-            I_ABORTED + 1,
+            I_ABORTED + 2,
             I_ABORTED,
             THEY_ABORTED,
             WE_ABORTED,

@@ -1,7 +1,9 @@
 //! The one error type of the Rust API.
 
-use crate::sys::Errno;
 use core::fmt;
+
+/// A positive `errno` value.
+pub type Errno = libc::c_int;
 
 /// Why a barrier operation did not succeed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

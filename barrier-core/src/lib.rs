@@ -13,7 +13,8 @@
 //! - [`Barrier`] is the owned Rust API.
 //! - [`RawBarrier`] works in place on the C layout; the C library is a thin
 //!   layer over it.
-//! - [`state`] is the pure state machine, [`sys`] the syscalls.
+//! - [`state`] is the pure state machine; a private module holds every
+//!   syscall.
 //!
 //! The crate is `no_std` apart from the `std` feature (on by default), which
 //! adds conversions into `std::io::Error`.
@@ -30,10 +31,10 @@ pub mod env;
 mod error;
 pub mod raw;
 pub mod state;
-pub mod sys;
+mod sys;
 
 pub use barrier::{Barrier, Role};
-pub use error::Error;
+pub use error::{Errno, Error};
 pub use raw::RawBarrier;
 pub use state::State;
 

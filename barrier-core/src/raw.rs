@@ -7,9 +7,9 @@
 //! at or below a limit, treating a hung-up pipe as an abort), and the
 //! operations built from them.
 
-use crate::error::Error;
+use crate::error::{Errno, Error};
 use crate::state::{State, ABORTION, SINGLE};
-use crate::sys::{self, Errno};
+use crate::sys;
 use libc::{c_int, c_uint, pollfd};
 
 /// Role value of the process that keeps the pipe's read end.
@@ -25,6 +25,14 @@ pub const INFINITY: u64 = u64::MAX;
 /// A negative descriptor means "no descriptor". The fields are public
 /// because C callers read them directly; code that changes them by hand
 /// takes over the responsibility for the descriptors.
+///
+/// # Safety
+///
+/// The methods marked `unsafe` read, write, close or change the flags of
+/// the descriptors the object names. Their common contract: every
+/// non-negative descriptor in the object is open and owned by it, so that
+/// nothing else in the process closes it or uses it other than through
+/// this object. [`crate::Barrier`] upholds this for Rust code.
 #[repr(C)]
 #[derive(Debug, PartialEq, Eq)]
 pub struct RawBarrier {
@@ -38,6 +46,11 @@ pub struct RawBarrier {
     /// The state: a counter of barriers placed minus barriers consumed,
     /// or one of the reserved "aborted" values near `INT64_MIN`.
     pub barriers: i64,
+}
+
+/// When a bounded wait gives up: `None` for no bound.
+fn deadline(usec: u64) -> Option<u64> {
+    (usec != INFINITY).then(|| sys::now_nsec().saturating_add(usec.saturating_mul(1000)))
 }
 
 impl RawBarrier {
@@ -64,14 +77,44 @@ impl RawBarrier {
             Ok(())
         })();
         if made.is_err() {
-            self.destroy();
+            // SAFETY: everything held was created just now.
+            unsafe { self.destroy() };
         }
         made
     }
 
+    /// Makes two ready ends with their roles set, each owning its own
+    /// descriptors (3 each), for two threads or to hand one end to another
+    /// process. Closing one end's descriptors is, for the other end, the
+    /// other side exiting. On failure both are [`RawBarrier::NULL`] and
+    /// nothing is left open.
+    pub fn create_pair(parent: &mut RawBarrier, child: &mut RawBarrier) -> Result<(), Errno> {
+        *child = RawBarrier::NULL;
+        parent.create()?;
+        let made = (|| {
+            child.me = sys::dup_cloexec(parent.them)?;
+            child.them = sys::dup_cloexec(parent.me)?;
+            Ok(())
+        })();
+        if let Err(errno) = made {
+            // SAFETY: everything held was created just now.
+            unsafe {
+                parent.destroy();
+                child.destroy();
+            }
+            return Err(errno);
+        }
+        child.pipe = [-1, parent.pipe[1]];
+        parent.pipe[1] = -1;
+        Ok(())
+    }
+
     /// Closes every descriptor held and resets the object to
     /// [`RawBarrier::NULL`]. Safe to repeat.
-    pub fn destroy(&mut self) {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn destroy(&mut self) {
         self.me = sys::close(self.me);
         self.them = sys::close(self.them);
         self.pipe = [sys::close(self.pipe[0]), sys::close(self.pipe[1])];
@@ -82,7 +125,10 @@ impl RawBarrier {
     /// read end, the child its write end and swaps the eventfds. A no-op if
     /// the role was already set, the object holds no pipe, or `role` is
     /// neither [`PARENT`] nor [`CHILD`].
-    pub fn set_role(&mut self, role: c_uint) {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn set_role(&mut self, role: c_uint) {
         if self.pipe[0] < 0 || self.pipe[1] < 0 {
             return;
         }
@@ -106,9 +152,14 @@ impl RawBarrier {
         }
     }
 
-    /// What to watch for this end to make progress: the other side's
-    /// eventfd for input, and our pipe end, whose hang-up or error (always
-    /// reported, whatever the events asked) means the other side is gone.
+    /// What to watch for this end to make progress: first our pipe end,
+    /// whose hang-up or error (reported whatever the events asked) means the
+    /// other side is gone, then the other side's eventfd, for input.
+    ///
+    /// The order matters to the wait itself: poll() looks at the entries in
+    /// turn, so a hang-up it reports on the first was in place before it
+    /// looked at the second, and any barrier placed before that exit is
+    /// seen there too.
     ///
     /// `EINVAL` before the role is set; `EBADF` if a descriptor is missing.
     pub fn pollfds(&self) -> Result<[pollfd; 2], Errno> {
@@ -118,39 +169,16 @@ impl RawBarrier {
         }
         Ok([
             pollfd {
-                fd: self.them,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            pollfd {
                 fd: hup_fd,
                 events: libc::POLLHUP,
                 revents: 0,
             },
+            pollfd {
+                fd: self.them,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ])
-    }
-
-    /// Makes two ready ends with their roles set, each owning its own
-    /// descriptors (3 each), for two threads or to hand one end to another
-    /// process. Closing one end's descriptors is, for the other end, the
-    /// other side exiting. On failure both are [`RawBarrier::NULL`] and
-    /// nothing is left open.
-    pub fn create_pair(parent: &mut RawBarrier, child: &mut RawBarrier) -> Result<(), Errno> {
-        *child = RawBarrier::NULL;
-        parent.create()?;
-        let made = (|| {
-            child.me = sys::dup_cloexec(parent.them)?;
-            child.them = sys::dup_cloexec(parent.me)?;
-            Ok(())
-        })();
-        if let Err(errno) = made {
-            parent.destroy();
-            child.destroy();
-            return Err(errno);
-        }
-        child.pipe = [-1, parent.pipe[1]];
-        parent.pipe[1] = -1;
-        Ok(())
     }
 
     /// Before execve(), after the role is set: lets this end's descriptors
@@ -161,8 +189,11 @@ impl RawBarrier {
     /// `ENOBUFS` if `buf` is too small ([`crate::env::ENV_MAX`] always
     /// suffices); `EINVAL` before the role is set; `EBADF` if a descriptor
     /// is missing. On any error nothing has changed.
-    pub fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        let [them, hup_fd] = self.pollfds()?.map(|p| p.fd);
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let [hup_fd, them] = self.pollfds()?.map(|p| p.fd);
         if self.me < 0 {
             return Err(libc::EBADF);
         }
@@ -172,12 +203,16 @@ impl RawBarrier {
         let len = crate::env::format(self, &mut text).ok_or(libc::ENOBUFS)?;
         let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
         let fds = [self.me, them, hup_fd];
+        let mut was_cloexec = [false; 3];
         for (i, &fd) in fds.iter().enumerate() {
-            if let Err(errno) = sys::set_cloexec(fd, false) {
-                for &done in &fds[..i] {
-                    let _ = sys::set_cloexec(done, true);
+            match sys::set_cloexec(fd, false) {
+                Ok(was) => was_cloexec[i] = was,
+                Err(errno) => {
+                    for (&done, &was) in fds[..i].iter().zip(&was_cloexec) {
+                        let _ = sys::set_cloexec(done, was);
+                    }
+                    return Err(errno);
                 }
-                return Err(errno);
             }
         }
         out.copy_from_slice(&text[..=len]);
@@ -185,21 +220,25 @@ impl RawBarrier {
     }
 
     /// In the program started by execve(): takes over the end that
-    /// `$BARRIER_FDS` describes, counter included. Checks that each
-    /// descriptor is open and of the right kind, makes them close-on-exec
-    /// and non-blocking again, and removes the variable.
+    /// `$BARRIER_FDS` describes, counter included, and removes the
+    /// variable. Checks that each descriptor is open, of the right kind and
+    /// non-blocking (as every descriptor the library makes is), and that the
+    /// two eventfds are different ones; then makes them close-on-exec again.
     ///
-    /// On failure the object is [`RawBarrier::NULL`] and nothing was closed:
-    /// `ENOENT` if the variable is unset, `EINVAL` if its value is
-    /// malformed, `EBADF` if a descriptor is closed or of the wrong kind.
+    /// On failure the object is [`RawBarrier::NULL`] and nothing was closed
+    /// or changed: `ENOENT` if the variable is unset, `EINVAL` if its value
+    /// is malformed, `EBADF` if a descriptor is closed, of the wrong kind,
+    /// or named twice.
     ///
-    /// Reading and changing the environment is not thread-safe in C: call
-    /// this before starting threads.
-    pub fn import_env(&mut self) -> Result<(), Errno> {
+    /// # Safety
+    /// The descriptors the variable names must belong to no one else in
+    /// this process (they become this object's), and no other thread may
+    /// read or change the environment meanwhile.
+    pub unsafe fn import_env(&mut self) -> Result<(), Errno> {
         *self = RawBarrier::NULL;
         let value = sys::getenv(crate::env::VAR_C).ok_or(libc::ENOENT)?;
         let end = crate::env::parse_value(value)?;
-        let hup_fd = end.pipe[0].max(end.pipe[1]);
+        let [hup_fd, them] = end.pollfds()?.map(|p| p.fd);
         let hup_kind = if end.pipe[0] >= 0 {
             sys::FdKind::PipeRead
         } else {
@@ -207,17 +246,20 @@ impl RawBarrier {
         };
         let expected = [
             (end.me, sys::FdKind::EventFd),
-            (end.them, sys::FdKind::EventFd),
+            (them, sys::FdKind::EventFd),
             (hup_fd, hup_kind),
         ];
         for (fd, kind) in expected {
-            if sys::fd_kind(fd).map_err(|_| libc::EBADF)? != kind {
-                return Err(libc::EBADF);
+            match sys::inspect(fd) {
+                Ok((k, nonblocking)) if k == kind && nonblocking => {}
+                _ => return Err(libc::EBADF),
             }
+        }
+        if sys::same_file(end.me, them) {
+            return Err(libc::EBADF);
         }
         for (fd, _) in expected {
             sys::set_cloexec(fd, true)?;
-            sys::set_nonblock(fd)?;
         }
         sys::unsetenv(crate::env::VAR_C);
         *self = end;
@@ -258,8 +300,9 @@ impl RawBarrier {
     /// READ: consumes what the other side wrote until the state is at or
     /// below `limit`, they abort, or `usec` microseconds pass.
     ///
-    /// The eventfd is always drained before the pipe is looked at, so an
-    /// exit never hides barriers placed before it.
+    /// The eventfd always wins over the pipe's hang-up, and is polled after
+    /// it (see [`RawBarrier::pollfds`]), so an exit never hides barriers
+    /// placed before it.
     fn read(&mut self, limit: i64, usec: u64) -> Result<(), Error> {
         if self.state().they_aborted() {
             return Ok(());
@@ -270,17 +313,17 @@ impl RawBarrier {
         if self.hangup_fd().is_err() {
             return Err(Error::Os(libc::EINVAL));
         }
-        let deadline = (usec != INFINITY).then(|| sys::now_usec().saturating_add(usec));
+        let deadline = deadline(usec);
         while !self.state().reached(limit) {
             let mut fds = match self.pollfds() {
                 Ok(fds) => fds,
                 Err(errno) => return Err(self.fail(errno)),
             };
             let timeout =
-                deadline.map(|d| sys::timespec_from_usec(d.saturating_sub(sys::now_usec())));
+                deadline.map(|d| sys::timespec_from_nsec(d.saturating_sub(sys::now_nsec())));
             match sys::poll(&mut fds, timeout) {
                 Ok(0) => {
-                    if deadline.is_some_and(|d| sys::now_usec() >= d) {
+                    if deadline.is_some_and(|d| sys::now_nsec() >= d) {
                         return Err(Error::TimedOut);
                     }
                     continue;
@@ -289,16 +332,17 @@ impl RawBarrier {
                 Err(libc::EINTR) | Err(libc::EAGAIN) => continue,
                 Err(errno) => return Err(self.fail(errno)),
             }
-            if (fds[0].revents | fds[1].revents) & libc::POLLNVAL != 0 {
+            let [pipe, eventfd] = fds.map(|p| p.revents);
+            if (pipe | eventfd) & libc::POLLNVAL != 0 {
                 return Err(self.fail(libc::EBADF));
             }
-            let value = if fds[0].revents != 0 {
+            let value = if eventfd != 0 {
                 match sys::read_u64(self.them) {
                     Ok(Some(value)) => value,
                     Ok(None) => continue,
                     Err(errno) => return Err(self.fail(errno)),
                 }
-            } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            } else if pipe & (libc::POLLHUP | libc::POLLERR) != 0 {
                 ABORTION as u64
             } else {
                 continue;
@@ -322,7 +366,10 @@ impl RawBarrier {
     }
 
     /// Places a barrier. Fails if either side aborted or the write failed.
-    pub fn place(&mut self) -> Result<(), Error> {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn place(&mut self) -> Result<(), Error> {
         if self.state().is_aborted() {
             return Err(Error::Aborted);
         }
@@ -332,7 +379,10 @@ impl RawBarrier {
     /// Aborts this side (a no-op if it already did). Fails with
     /// [`Error::Aborted`] if the other side had aborted, or with the errno
     /// of a failed write.
-    pub fn abort(&mut self) -> Result<(), Error> {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn abort(&mut self) -> Result<(), Error> {
         if let Err(e @ Error::Os(_)) = self.write(ABORTION as u64) {
             return Err(e);
         }
@@ -344,13 +394,19 @@ impl RawBarrier {
 
     /// Waits until at least one more barrier of theirs arrives, whatever we
     /// placed.
-    pub fn wait_next(&mut self, usec: u64) -> Result<(), Error> {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn wait_next(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(State::next_limit, usec)
     }
 
     /// Waits until they abort or exit. Our own abort never ends this wait;
     /// it succeeds unless we aborted too.
-    pub fn wait_abortion(&mut self, usec: u64) -> Result<(), Error> {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn wait_abortion(&mut self, usec: u64) -> Result<(), Error> {
         self.read(State::ABORTION_LIMIT, usec)?;
         if self.state().i_aborted() {
             return Err(Error::Aborted);
@@ -360,18 +416,29 @@ impl RawBarrier {
 
     /// Waits for their next barrier that matches one of ours; returns at
     /// once if none of ours is unmatched.
-    pub fn sync_next(&mut self, usec: u64) -> Result<(), Error> {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn sync_next(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(State::sync_next_limit, usec)
     }
 
     /// Waits until they placed at least as many barriers as we did.
-    pub fn sync(&mut self, usec: u64) -> Result<(), Error> {
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn sync(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(|_| State::SYNC_LIMIT, usec)
     }
 
     /// Places a barrier, then syncs.
-    pub fn place_and_sync(&mut self, usec: u64) -> Result<(), Error> {
-        self.place()?;
-        self.sync(usec)
+    ///
+    /// # Safety
+    /// See [`RawBarrier`].
+    pub unsafe fn place_and_sync(&mut self, usec: u64) -> Result<(), Error> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.place()? };
+        // SAFETY: forwarded from the caller.
+        unsafe { self.sync(usec) }
     }
 }

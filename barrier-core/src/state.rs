@@ -26,7 +26,7 @@ pub const I_ABORTED: i64 = BIAS + 3;
 
 /// The lowest value an ordinary counter may take; below it lie the aborted
 /// states. Counting saturates here instead of wrapping into them.
-const COUNTER_MIN: i64 = I_ABORTED + 1;
+pub(crate) const COUNTER_MIN: i64 = I_ABORTED + 1;
 
 /// The state of one end of a barrier: a counter or one of the aborted states.
 ///

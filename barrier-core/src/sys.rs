@@ -4,11 +4,10 @@
 //! carrying the positive errno value, and retries `EINTR` where retrying is
 //! the right answer. Nothing here knows about barriers.
 
+use crate::error::Errno;
+use core::ffi::CStr;
 use core::mem::size_of;
 use libc::{c_int, c_void, pollfd, timespec};
-
-/// A positive `errno` value.
-pub type Errno = c_int;
 
 fn errno() -> Errno {
     // SAFETY: __errno_location returns a valid pointer to this thread's errno.
@@ -140,8 +139,8 @@ pub fn poll(fds: &mut [pollfd], timeout: Option<timespec>) -> Result<usize, Errn
     }
 }
 
-/// The monotonic clock, in microseconds.
-pub fn now_usec() -> u64 {
+/// The monotonic clock, in nanoseconds.
+pub fn now_nsec() -> u64 {
     let mut ts = timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -149,16 +148,18 @@ pub fn now_usec() -> u64 {
     // SAFETY: ts is a live, writable timespec. CLOCK_MONOTONIC cannot fail
     // on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64) * 1_000_000 + (ts.tv_nsec as u64) / 1_000
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
-/// A relative timeout of `usec` microseconds for [`poll`].
-pub fn timespec_from_usec(usec: u64) -> timespec {
+/// A relative timeout of `nsec` nanoseconds for [`poll`].
+pub fn timespec_from_nsec(nsec: u64) -> timespec {
     // Seconds beyond what time_t holds are as good as forever.
-    let secs = usec / 1_000_000;
+    let secs = nsec / 1_000_000_000;
     timespec {
         tv_sec: secs.min(libc::time_t::MAX as u64) as libc::time_t,
-        tv_nsec: ((usec % 1_000_000) * 1_000) as libc::c_long,
+        tv_nsec: (nsec % 1_000_000_000) as libc::c_long,
     }
 }
 
@@ -173,8 +174,9 @@ pub fn dup_cloexec(fd: c_int) -> Result<c_int, Errno> {
     }
 }
 
-/// Sets or clears `FD_CLOEXEC` on `fd`. Async-signal-safe.
-pub fn set_cloexec(fd: c_int, on: bool) -> Result<(), Errno> {
+/// Sets or clears `FD_CLOEXEC` on `fd`; returns whether it was set before.
+/// Async-signal-safe.
+pub fn set_cloexec(fd: c_int, on: bool) -> Result<bool, Errno> {
     // SAFETY: F_GETFD takes no argument.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     if flags < 0 {
@@ -189,23 +191,27 @@ pub fn set_cloexec(fd: c_int, on: bool) -> Result<(), Errno> {
     if wanted != flags && unsafe { libc::fcntl(fd, libc::F_SETFD, wanted) } < 0 {
         return Err(errno());
     }
-    Ok(())
+    Ok(flags & libc::FD_CLOEXEC != 0)
 }
 
-/// Sets `O_NONBLOCK` on `fd`'s open file description.
-pub fn set_nonblock(fd: c_int) -> Result<(), Errno> {
-    // SAFETY: F_GETFL takes no argument.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(errno());
-    }
-    // SAFETY: F_SETFL takes an integer argument.
-    if flags & libc::O_NONBLOCK == 0
-        && unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
-    {
-        return Err(errno());
-    }
-    Ok(())
+/// Whether `a` and `b` are the same open file (one a duplicate of the
+/// other). False when the kernel cannot tell (kcmp unavailable).
+pub fn same_file(a: c_int, b: c_int) -> bool {
+    const KCMP_FILE: libc::c_long = 0;
+    // SAFETY: getpid takes nothing.
+    let pid = unsafe { libc::getpid() } as libc::c_long;
+    // SAFETY: kcmp takes only integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            pid,
+            pid,
+            KCMP_FILE,
+            a as libc::c_long,
+            b as libc::c_long,
+        )
+    };
+    r == 0
 }
 
 /// What an open descriptor is, as far as the barrier cares.
@@ -221,16 +227,18 @@ pub enum FdKind {
     Other,
 }
 
-/// Finds out what `fd` is; `Err(EBADF)` if it is not open.
+/// Finds out what `fd` is and whether it is non-blocking; `Err(EBADF)` if
+/// it is not open.
 ///
 /// An eventfd is recognised by the name the kernel gives it in
 /// /proc/self/fd, so this needs /proc.
-pub fn fd_kind(fd: c_int) -> Result<FdKind, Errno> {
+pub fn inspect(fd: c_int) -> Result<(FdKind, bool), Errno> {
     // SAFETY: F_GETFL takes no argument.
     let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if fl < 0 {
         return Err(errno());
     }
+    let nonblocking = fl & libc::O_NONBLOCK != 0;
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: st is a live, writable stat.
@@ -238,11 +246,12 @@ pub fn fd_kind(fd: c_int) -> Result<FdKind, Errno> {
         return Err(errno());
     }
     if st.st_mode & libc::S_IFMT == libc::S_IFIFO {
-        return Ok(match fl & libc::O_ACCMODE {
+        let kind = match fl & libc::O_ACCMODE {
             libc::O_RDONLY => FdKind::PipeRead,
             libc::O_WRONLY => FdKind::PipeWrite,
             _ => FdKind::Other,
-        });
+        };
+        return Ok((kind, nonblocking));
     }
     const EVENTFD: &[u8] = b"anon_inode:[eventfd]";
     let mut path = [0u8; 32];
@@ -264,34 +273,31 @@ pub fn fd_kind(fd: c_int) -> Result<FdKind, Errno> {
     if len < 0 {
         return Err(errno());
     }
-    Ok(if &target[..len as usize] == EVENTFD {
+    let kind = if target.get(..len as usize) == Some(EVENTFD) {
         FdKind::EventFd
     } else {
         FdKind::Other
-    })
+    };
+    Ok((kind, nonblocking))
 }
 
-/// The value of the environment variable `name` (NUL-terminated).
+/// The value of the environment variable `name`.
 ///
 /// The returned slice borrows the process environment: it is valid until
 /// the variable is changed, which the caller must not do meanwhile.
-pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
-    debug_assert!(name.ends_with(b"\0"));
+pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
     // SAFETY: name is NUL-terminated.
-    let p = unsafe { libc::getenv(name.as_ptr().cast()) };
+    let p = unsafe { libc::getenv(name.as_ptr()) };
     if p.is_null() {
         return None;
     }
-    // SAFETY: getenv returned a NUL-terminated string.
-    let len = unsafe { libc::strlen(p) };
-    // SAFETY: p points to len readable bytes, which live until the
-    // variable changes (see above).
-    Some(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) })
+    // SAFETY: getenv returned a NUL-terminated string, which lives until
+    // the variable changes (see above).
+    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
-/// Removes the environment variable `name` (NUL-terminated).
-pub fn unsetenv(name: &[u8]) {
-    debug_assert!(name.ends_with(b"\0"));
+/// Removes the environment variable `name`.
+pub fn unsetenv(name: &CStr) {
     // SAFETY: name is NUL-terminated.
-    unsafe { libc::unsetenv(name.as_ptr().cast()) };
+    unsafe { libc::unsetenv(name.as_ptr()) };
 }
