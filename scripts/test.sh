@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, the Rust tests and the C suite (static and
-# shared library) through cargo.
+# shared library) through cargo, then the meson build and its tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,3 +8,17 @@ bash scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo test --locked --workspace
+
+# The meson build: libbarrier.so with its SONAME and version script, the C
+# programs against it, the exported symbols against the header, and an
+# install into a temporary DESTDIR consumed through pkg-config (shared and
+# fully static) and as a meson subproject.
+build=target/meson
+if [ -f "$build/meson-private/coredata.dat" ]; then
+    meson setup --reconfigure "$build"
+else
+    rm -rf "$build"
+    meson setup "$build"
+fi
+meson compile -C "$build"
+meson test -C "$build" --print-errorlogs
