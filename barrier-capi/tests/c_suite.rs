@@ -162,6 +162,7 @@ c_programs! {
     pairs => "pairs",
     pollfds => "pollfds",
     exec => "exec",
+    noalloc => "noalloc",
 }
 
 /// The header also compiles warning-free as C++17, inside `extern "C"`.

@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * How fast libbarrier is, against floors measured in the same run.
+ *
+ * Four cases:
+ *   round trip   both sides place_and_sync, N rounds
+ *   ping-pong    one side place_and_sync, the other wait_next then place
+ *   create       create + destroy, in one process
+ *   fork cycle   create, fork, set_role, place_and_sync on both sides,
+ *                child exit, reap, destroy
+ *
+ * Each case is measured for libbarrier and three floors:
+ *   eventfd+poll     two eventfds and a pipe used exactly as the barrier
+ *                    uses them (write; ppoll on {our pipe end, their
+ *                    eventfd}; read): the floor of this design, the same
+ *                    syscalls, no library
+ *   eventfd block    two blocking eventfds, write + read: no exit detection
+ *   pthread pshared  a PTHREAD_PROCESS_SHARED pthread_barrier_t in shared
+ *                    memory: no exit detection, no abort (for ping-pong it
+ *                    can only do the symmetric wait)
+ *
+ * Every run measures every method, in a rotating order, so that drift on
+ * a busy machine spreads over all of them; the figures are medians over
+ * the runs, and the ratio is ours divided by each floor. --pin keeps both
+ * processes on one CPU: cross-CPU wake-ups on small virtual machines vary
+ * more than the differences measured here.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "barrier.h"
+
+#define MAX_RUNS 101
+
+static void die(const char *what) {
+        fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+        _exit(2);
+}
+
+static void die_msg(const char *what) {
+        fprintf(stderr, "bench: %s\n", what);
+        _exit(2);
+}
+
+static double now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* One object of whichever method is measured. */
+struct obj {
+        Barrier b;              /* libbarrier */
+        struct {                /* eventfd+poll and eventfd block */
+                int me, them, pipe[2];
+                int64_t count;
+        } raw;
+        pthread_barrier_t *pb;  /* pthread pshared, in shared memory */
+};
+
+struct method {
+        const char *name;
+        void (*create)(struct obj *o);
+        void (*destroy)(struct obj *o);
+        void (*set_role)(struct obj *o, unsigned role);
+        /* place and sync */
+        void (*sync)(struct obj *o);
+        /* the answering side of a ping-pong: wait for theirs, then place */
+        void (*pong)(struct obj *o);
+};
+
+/* ---- libbarrier ---------------------------------------------------------- */
+
+static void ours_create(struct obj *o) {
+        int r = barrier_create(&o->b);
+        if (r < 0) {
+                errno = -r;
+                die("barrier_create");
+        }
+}
+
+static void ours_destroy(struct obj *o) {
+        barrier_destroy(&o->b);
+}
+
+static void ours_set_role(struct obj *o, unsigned role) {
+        barrier_set_role(&o->b, role);
+}
+
+static void ours_sync(struct obj *o) {
+        if (!barrier_place_and_sync(&o->b))
+                die_msg("barrier_place_and_sync failed");
+}
+
+static void ours_pong(struct obj *o) {
+        if (!barrier_wait_next(&o->b))
+                die_msg("barrier_wait_next failed");
+        if (!barrier_place(&o->b))
+                die_msg("barrier_place failed");
+}
+
+/* ---- eventfd+poll: the barrier's syscalls, without the library ---------- */
+
+static void poll_create(struct obj *o) {
+        o->raw.me = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        o->raw.them = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (o->raw.me < 0 || o->raw.them < 0)
+                die("eventfd");
+        if (pipe2(o->raw.pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                die("pipe2");
+        o->raw.count = 0;
+}
+
+static void raw_close(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
+static void raw_destroy(struct obj *o) {
+        raw_close(&o->raw.me);
+        raw_close(&o->raw.them);
+        raw_close(&o->raw.pipe[0]);
+        raw_close(&o->raw.pipe[1]);
+}
+
+static void raw_set_role(struct obj *o, unsigned role) {
+        if (role == BARRIER_PARENT) {
+                raw_close(&o->raw.pipe[1]);
+        } else {
+                int t = o->raw.me;
+                raw_close(&o->raw.pipe[0]);
+                o->raw.me = o->raw.them;
+                o->raw.them = t;
+        }
+}
+
+static void poll_place(struct obj *o) {
+        uint64_t one = 1;
+
+        while (write(o->raw.me, &one, sizeof(one)) != sizeof(one))
+                if (errno != EINTR)
+                        die("write eventfd");
+        o->raw.count++;
+}
+
+/* Consumes their barriers until the counter is at or below limit, as the
+ * barrier's READ step does: one ppoll on {our pipe end, their eventfd}
+ * (in that order, as the library polls), then read the eventfd if it is
+ * readable; a hung-up pipe with nothing to read means they are gone. */
+static void poll_read(struct obj *o, int64_t limit) {
+        while (o->raw.count > limit) {
+                struct pollfd fds[2] = {
+                        { .fd = o->raw.pipe[0] >= 0 ? o->raw.pipe[0] : o->raw.pipe[1], .events = POLLHUP },
+                        { .fd = o->raw.them, .events = POLLIN },
+                };
+                uint64_t v;
+
+                if (ppoll(fds, 2, NULL, NULL) < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        die("ppoll");
+                }
+                if (fds[1].revents) {
+                        if (read(o->raw.them, &v, sizeof(v)) != sizeof(v)) {
+                                if (errno == EAGAIN || errno == EINTR)
+                                        continue;
+                                die("read eventfd");
+                        }
+                        o->raw.count -= (int64_t)v;
+                } else if (fds[0].revents & (POLLHUP | POLLERR)) {
+                        die_msg("eventfd+poll: the other side went away");
+                }
+        }
+}
+
+static void poll_sync(struct obj *o) {
+        poll_place(o);
+        poll_read(o, 0);
+}
+
+static void poll_pong(struct obj *o) {
+        poll_read(o, o->raw.count - 1);
+        poll_place(o);
+}
+
+/* ---- eventfd block: blocking eventfds, no exit detection ---------------- */
+
+static void block_create(struct obj *o) {
+        o->raw.me = eventfd(0, EFD_CLOEXEC);
+        o->raw.them = eventfd(0, EFD_CLOEXEC);
+        if (o->raw.me < 0 || o->raw.them < 0)
+                die("eventfd");
+        o->raw.pipe[0] = o->raw.pipe[1] = -1;
+        o->raw.count = 0;
+}
+
+static void block_set_role(struct obj *o, unsigned role) {
+        if (role == BARRIER_CHILD) {
+                int t = o->raw.me;
+                o->raw.me = o->raw.them;
+                o->raw.them = t;
+        }
+}
+
+static void block_write(struct obj *o) {
+        uint64_t one = 1;
+
+        while (write(o->raw.me, &one, sizeof(one)) != sizeof(one))
+                if (errno != EINTR)
+                        die("write eventfd");
+        o->raw.count++;
+}
+
+/* One read may return several of their barriers at once (the eventfd sums
+ * them), so this counts like the barrier does. */
+static void block_read(struct obj *o, int64_t limit) {
+        while (o->raw.count > limit) {
+                uint64_t v;
+
+                if (read(o->raw.them, &v, sizeof(v)) != sizeof(v)) {
+                        if (errno == EINTR)
+                                continue;
+                        die("read eventfd");
+                }
+                o->raw.count -= (int64_t)v;
+        }
+}
+
+static void block_sync(struct obj *o) {
+        block_write(o);
+        block_read(o, 0);
+}
+
+static void block_pong(struct obj *o) {
+        block_read(o, o->raw.count - 1);
+        block_write(o);
+}
+
+/* ---- pthread pshared ----------------------------------------------------- */
+
+static pthread_barrier_t *shared_pb;
+
+static void pshared_create(struct obj *o) {
+        pthread_barrierattr_t attr;
+
+        o->pb = shared_pb;
+        if (pthread_barrierattr_init(&attr) != 0 ||
+            pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+            pthread_barrier_init(o->pb, &attr, 2) != 0)
+                die_msg("pthread_barrier_init failed");
+        pthread_barrierattr_destroy(&attr);
+}
+
+static void pshared_destroy(struct obj *o) {
+        pthread_barrier_destroy(o->pb);
+}
+
+static void pshared_set_role(struct obj *o, unsigned role) {
+        (void)o;
+        (void)role;
+}
+
+static void pshared_sync(struct obj *o) {
+        int r = pthread_barrier_wait(o->pb);
+        if (r != 0 && r != PTHREAD_BARRIER_SERIAL_THREAD)
+                die_msg("pthread_barrier_wait failed");
+}
+
+/* ---- the measurements ---------------------------------------------------- */
+
+enum { M_OURS, M_POLL, M_BLOCK, M_PTHREAD, N_METHODS };
+
+static const struct method methods[N_METHODS] = {
+        [M_OURS] = { "libbarrier", ours_create, ours_destroy, ours_set_role, ours_sync, ours_pong },
+        [M_POLL] = { "eventfd+poll", poll_create, raw_destroy, raw_set_role, poll_sync, poll_pong },
+        [M_BLOCK] = { "eventfd block", block_create, raw_destroy, block_set_role, block_sync, block_pong },
+        [M_PTHREAD] = { "pthread pshared", pshared_create, pshared_destroy, pshared_set_role, pshared_sync,
+                        pshared_sync },
+};
+static const char *const method_keys[N_METHODS] = { "ours", "poll", "block", "pthread" };
+
+enum { C_ROUND_TRIP, C_PING_PONG, C_CREATE, C_FORK, N_CASES };
+
+static const char *const case_names[N_CASES] = { "round trip", "ping-pong", "create+destroy", "fork cycle" };
+static const char *const case_keys[N_CASES] = { "rt", "pingpong", "create", "fork" };
+
+struct config {
+        long rounds, creates, forks, warmup;
+        int runs;
+        int pin;                /* CPU to pin to, or -1 */
+        bool case_on[N_CASES];
+        bool method_on[N_METHODS];
+};
+
+static void reap(pid_t pid) {
+        int status;
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        die("waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                die_msg("a child process failed");
+}
+
+/* ns per round of a round trip or a ping-pong, the parent's view. */
+static double measure_rounds(const struct method *m, bool ping_pong, long n, long warmup) {
+        struct obj o;
+        double t0, t1;
+        pid_t pid;
+
+        m->create(&o);
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                die("fork");
+        if (pid == 0) {
+                m->set_role(&o, BARRIER_CHILD);
+                for (long i = 0; i < warmup + n; i++)
+                        (ping_pong ? m->pong : m->sync)(&o);
+                _exit(0);
+        }
+        m->set_role(&o, BARRIER_PARENT);
+        for (long i = 0; i < warmup; i++)
+                m->sync(&o);
+        t0 = now_ns();
+        for (long i = 0; i < n; i++)
+                m->sync(&o);
+        t1 = now_ns();
+        reap(pid);
+        m->destroy(&o);
+        return (t1 - t0) / (double)n;
+}
+
+static double measure_create(const struct method *m, long n) {
+        struct obj o;
+        double t0;
+
+        t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+                m->create(&o);
+                m->destroy(&o);
+        }
+        return (now_ns() - t0) / (double)n;
+}
+
+static double measure_fork(const struct method *m, long n) {
+        double t0 = now_ns();
+
+        for (long i = 0; i < n; i++) {
+                struct obj o;
+                pid_t pid;
+
+                m->create(&o);
+                pid = fork();
+                if (pid < 0)
+                        die("fork");
+                if (pid == 0) {
+                        m->set_role(&o, BARRIER_CHILD);
+                        m->sync(&o);
+                        _exit(0);
+                }
+                m->set_role(&o, BARRIER_PARENT);
+                m->sync(&o);
+                reap(pid);
+                m->destroy(&o);
+        }
+        return (now_ns() - t0) / (double)n;
+}
+
+static double measure(const struct config *cfg, int c, int m) {
+        switch (c) {
+        case C_ROUND_TRIP:
+                return measure_rounds(&methods[m], false, cfg->rounds, cfg->warmup);
+        case C_PING_PONG:
+                return measure_rounds(&methods[m], true, cfg->rounds, cfg->warmup);
+        case C_CREATE:
+                return measure_create(&methods[m], cfg->creates);
+        default:
+                return measure_fork(&methods[m], cfg->forks);
+        }
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n) {
+        double s[MAX_RUNS];
+
+        memcpy(s, v, sizeof(double) * (size_t)n);
+        qsort(s, (size_t)n, sizeof(double), cmp_double);
+        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static double minimum(const double *v, int n) {
+        double m = v[0];
+
+        for (int i = 1; i < n; i++)
+                if (v[i] < m)
+                        m = v[i];
+        return m;
+}
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "usage: bench [options]\n"
+                "  --pin[=CPU]        run both processes on one CPU (default: the current one)\n"
+                "  --runs=N           runs per measurement; medians are over them (default 9)\n"
+                "  --rounds=N         rounds per round-trip and ping-pong run (default 20000)\n"
+                "  --creates=N        create+destroy per run (default 20000)\n"
+                "  --forks=N          fork cycles per run (default 300)\n"
+                "  --warmup=N         untimed rounds before each round-trip run (default 1000)\n"
+                "  --case=LIST        rt,pingpong,create,fork (default: all)\n"
+                "  --method=LIST      ours,poll,block,pthread (default: all)\n");
+}
+
+static bool parse_long(const char *s, long min, long *out) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < min)
+                return false;
+        *out = v;
+        return true;
+}
+
+/* Turns on the entries of LIST (comma-separated keys) in on[]. */
+static bool parse_list(const char *list, const char *const *keys, int n, bool *on) {
+        char buf[256], *save = NULL, *tok;
+
+        if (strlen(list) >= sizeof(buf))
+                return false;
+        strcpy(buf, list);
+        for (int i = 0; i < n; i++)
+                on[i] = false;
+        for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                int i;
+                for (i = 0; i < n && strcmp(tok, keys[i]) != 0; i++)
+                        ;
+                if (i == n)
+                        return false;
+                on[i] = true;
+        }
+        return true;
+}
+
+static bool parse_args(int argc, char **argv, struct config *cfg) {
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i], *v = strchr(a, '=');
+                long n;
+                size_t klen = v ? (size_t)(v - a) : strlen(a);
+
+#define KEY(k) (klen == strlen(k) && strncmp(a, k, klen) == 0)
+                if (v)
+                        v++;
+                if (KEY("--pin")) {
+                        if (!v)
+                                cfg->pin = sched_getcpu();
+                        else if (parse_long(v, 0, &n) && n < CPU_SETSIZE)
+                                cfg->pin = (int)n;
+                        else
+                                return false;
+                } else if (KEY("--help") || KEY("-h")) {
+                        usage(stdout);
+                        exit(0);
+                } else if (!v) {
+                        return false;
+                } else if (KEY("--runs")) {
+                        if (!parse_long(v, 1, &n) || n > MAX_RUNS)
+                                return false;
+                        cfg->runs = (int)n;
+                } else if (KEY("--rounds")) {
+                        if (!parse_long(v, 1, &cfg->rounds))
+                                return false;
+                } else if (KEY("--creates")) {
+                        if (!parse_long(v, 1, &cfg->creates))
+                                return false;
+                } else if (KEY("--forks")) {
+                        if (!parse_long(v, 1, &cfg->forks))
+                                return false;
+                } else if (KEY("--warmup")) {
+                        if (!parse_long(v, 0, &cfg->warmup))
+                                return false;
+                } else if (KEY("--case")) {
+                        if (!parse_list(v, case_keys, N_CASES, cfg->case_on))
+                                return false;
+                } else if (KEY("--method")) {
+                        if (!parse_list(v, method_keys, N_METHODS, cfg->method_on))
+                                return false;
+                } else {
+                        return false;
+                }
+#undef KEY
+        }
+        return true;
+}
+
+int main(int argc, char **argv) {
+        static double results[N_CASES][N_METHODS][MAX_RUNS];
+        struct config cfg = {
+                .rounds = 20000, .creates = 20000, .forks = 300, .warmup = 1000, .runs = 9, .pin = -1,
+        };
+        double load[3] = { 0, 0, 0 };
+        int order[N_METHODS], n_on = 0;
+
+        for (int c = 0; c < N_CASES; c++)
+                cfg.case_on[c] = true;
+        for (int m = 0; m < N_METHODS; m++)
+                cfg.method_on[m] = true;
+        if (!parse_args(argc, argv, &cfg)) {
+                usage(stderr);
+                return 2;
+        }
+        if (cfg.pin >= 0) {
+                cpu_set_t set;
+
+                CPU_ZERO(&set);
+                CPU_SET(cfg.pin, &set);
+                if (sched_setaffinity(0, sizeof(set), &set) < 0)
+                        die("sched_setaffinity");
+        }
+        shared_pb = mmap(NULL, sizeof(*shared_pb), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared_pb == MAP_FAILED)
+                die("mmap");
+        for (int m = 0; m < N_METHODS; m++)
+                if (cfg.method_on[m])
+                        order[n_on++] = m;
+
+        getloadavg(load, 3);
+        printf("libbarrier benchmark: %ld CPUs online, %s, load %.2f, %d runs; "
+               "%ld rounds, %ld creates, %ld forks per run\n",
+               sysconf(_SC_NPROCESSORS_ONLN), cfg.pin >= 0 ? "both processes pinned" : "not pinned", load[0],
+               cfg.runs, cfg.rounds, cfg.creates, cfg.forks);
+        if (cfg.pin >= 0)
+                printf("pinned to CPU %d\n", cfg.pin);
+        fflush(stdout);
+
+        for (int r = 0; r < cfg.runs; r++)
+                for (int c = 0; c < N_CASES; c++) {
+                        if (!cfg.case_on[c])
+                                continue;
+                        /* a different method goes first in each run */
+                        for (int k = 0; k < n_on; k++) {
+                                int m = order[(k + r) % n_on];
+                                results[c][m][r] = measure(&cfg, c, m);
+                        }
+                }
+
+        printf("\n%-15s %-16s %14s %14s %12s\n", "case", "method", "median ns/op", "min ns/op", "ours/this");
+        for (int c = 0; c < N_CASES; c++) {
+                if (!cfg.case_on[c])
+                        continue;
+                for (int k = 0; k < N_METHODS; k++) {
+                        double med;
+
+                        if (!cfg.method_on[k])
+                                continue;
+                        med = median(results[c][k], cfg.runs);
+                        printf("%-15s %-16s %14.0f %14.0f", k == order[0] ? case_names[c] : "", methods[k].name,
+                               med, minimum(results[c][k], cfg.runs));
+                        if (k != M_OURS && cfg.method_on[M_OURS])
+                                printf(" %12.3f", median(results[c][M_OURS], cfg.runs) / med);
+                        putchar('\n');
+                }
+        }
+        if (cfg.method_on[M_OURS] && cfg.method_on[M_POLL]) {
+                const char *sep = "";
+
+                printf("\nours / eventfd+poll floor (target <= 1.03 pinned):");
+                for (int c = 0; c < N_CASES; c++) {
+                        if (!cfg.case_on[c])
+                                continue;
+                        printf("%s %s %.3f", sep, case_keys[c],
+                               median(results[c][M_OURS], cfg.runs) / median(results[c][M_POLL], cfg.runs));
+                        sep = ",";
+                }
+                putchar('\n');
+        }
+        getloadavg(load, 3);
+        printf("load at the end: %.2f\n", load[0]);
+        return 0;
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the release library and the benchmark (bench/bench.c), static and
+# shared, and runs it. Arguments go to the benchmark, e.g.:
+#   bash scripts/bench.sh --pin          both processes on one CPU
+#   bash scripts/bench.sh --runs=15 --case=rt,create
+# BENCH_LINK=shared runs the build linked with libbarrier.so instead of
+# libbarrier.a; BENCH_BUILD_ONLY=1 only builds them (into $CARGO_TARGET_DIR/bench
+# or target/bench). The benchmark only measures; it never fails on a figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --locked -q -p barrier-capi
+lib=$target/release
+out=$target/bench
+mkdir -p "$out"
+cflags=(-std=c11 -O2 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude)
+cc "${cflags[@]}" bench/bench.c "$lib/libbarrier.a" -o "$out/bench-static"
+cc "${cflags[@]}" bench/bench.c -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier -o "$out/bench-shared"
+
+[ -n "${BENCH_BUILD_ONLY:-}" ] && exit 0
+link=${BENCH_LINK:-static}
+case $link in
+static | shared) ;;
+*)
+    echo "BENCH_LINK must be static or shared" >&2
+    exit 2
+    ;;
+esac
+echo "machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), libbarrier linked $link"
+exec "$out/bench-$link" "$@"

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Prints what libbarrier costs in bytes, against its targets:
+#   - libbarrier.so, stripped (target: at most 16 KiB);
+#   - the text that linking libbarrier.a adds to a C program that uses
+#     every exported function, compared with the same program whose
+#     functions are empty stubs (target: at most 8 KiB), also with
+#     -Wl,--gc-sections.
+# "text" is the Berkeley figure of `size`: code, read-only data, unwind
+# tables and dynamic-linking tables. Extra arguments name more shared
+# libraries to measure stripped (e.g. the one meson links:
+# build/libbarrier.so). barrier-capi/tests/footprint.rs asserts the
+# targets in `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --locked -q -p barrier-capi
+lib=$target/release
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+shared_max=16384
+static_max=8192
+status=0
+
+verdict() { # figure limit
+    if [ "$1" -le "$2" ]; then echo "met"; else
+        echo "NOT met"
+        status=1
+    fi
+}
+
+stripped_size() {
+    cp "$1" "$tmp/stripped.so"
+    strip --strip-all "$tmp/stripped.so"
+    stat -c %s "$tmp/stripped.so"
+}
+
+echo "== libbarrier.so ($lib/libbarrier.so)"
+so=$(stripped_size "$lib/libbarrier.so")
+echo "  unstripped: $(stat -c %s "$lib/libbarrier.so") bytes"
+echo "  stripped:   $so bytes (target <= $shared_max: $(verdict "$so" $shared_max))"
+size -A "$tmp/stripped.so" | awk '$2 > 0 && $1 ~ /^\./ { printf "    %-20s %6d\n", $1, $2 }'
+for extra in "$@"; do
+    s=$(stripped_size "$extra")
+    echo "  $extra stripped: $s bytes (target <= $shared_max: $(verdict "$s" $shared_max))"
+done
+
+# A program that takes the address of every exported function, so that the
+# linker keeps them all; with STUBS, each is an empty function instead.
+mapfile -t names < <(nm -D --defined-only "$lib/libbarrier.so" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' | sort -u)
+{
+    printf 'void %s(void);\n' "${names[@]}"
+    echo '#ifdef STUBS'
+    printf 'void %s(void) {}\n' "${names[@]}"
+    echo '#endif'
+    echo 'void (*volatile keep[])(void) = {'
+    printf '        %s,\n' "${names[@]}"
+    echo '};'
+    echo 'int main(void) { return keep[0] == 0; }'
+} >"$tmp/every.c"
+
+text() { size "$1" | awk 'NR == 2 { print $1 }'; }
+
+echo "== static linking: a program using all ${#names[@]} exported functions"
+for gc in "" "-Wl,--gc-sections"; do
+    cc -O2 $gc "$tmp/every.c" "$lib/libbarrier.a" -o "$tmp/with"
+    cc -O2 $gc -DSTUBS "$tmp/every.c" -o "$tmp/stubs"
+    a=$(text "$tmp/with")
+    b=$(text "$tmp/stubs")
+    added=$((a - b))
+    label=${gc:-default link}
+    echo "  $label: text $a - $b (stubs) = $added bytes added (target <= $static_max: $(verdict $added $static_max))"
+    if [ -z "$gc" ]; then
+        size -A "$tmp/with" >"$tmp/with.A"
+        size -A "$tmp/stubs" >"$tmp/stubs.A"
+        join <(awk '$1 ~ /^\./ { print $1, $2 }' "$tmp/with.A" | sort) \
+            <(awk '$1 ~ /^\./ { print $1, $2 }' "$tmp/stubs.A" | sort) |
+            awk '$2 != $3 { printf "    %-20s %+6d\n", $1, $2 - $3 }'
+    fi
+done
+exit $status
