@@ -1,0 +1,164 @@
+//! Fault injection: builds the injector (c-tests/fault/inject.c, an
+//! LD_PRELOAD library that makes the n-th call of a syscall fail) and the
+//! driver (c-tests/fault/driver.c), and runs the driver against the
+//! release libbarrier.a and libbarrier.so. The driver tries every fault at
+//! every position its call is made in; see driver.c for what each case
+//! must end with.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn out_dir() -> PathBuf {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    target.join("c-suite")
+}
+
+/// Builds the release library (shared with the C suite's build); returns
+/// its directory.
+fn library_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args(["build", "--release", "--locked", "-p", "barrier-capi"])
+            .arg("--target-dir")
+            .arg(out_dir())
+            .status()
+            .expect("running cargo");
+        assert!(status.success(), "building the release library failed");
+        out_dir().join("release")
+    })
+}
+
+fn compiler() -> Command {
+    let mut cmd = cc::Build::new()
+        .cargo_metadata(false)
+        .target(env!("BARRIER_BUILD_TARGET"))
+        .host(env!("BARRIER_BUILD_HOST"))
+        .opt_level(2)
+        .debug(false)
+        .get_compiler()
+        .to_command();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]);
+    cmd
+}
+
+fn fault_dir() -> PathBuf {
+    let dir = out_dir().join("fault");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn injector() -> &'static Path {
+    static SO: OnceLock<PathBuf> = OnceLock::new();
+    SO.get_or_init(|| {
+        let so = fault_dir().join("inject.so");
+        let status = compiler()
+            .args(["-fPIC", "-shared"])
+            .arg(root().join("c-tests/fault/inject.c"))
+            .arg("-o")
+            .arg(&so)
+            .arg("-ldl")
+            .status()
+            .expect("running the C compiler");
+        assert!(status.success(), "compiling inject.c failed");
+        so
+    })
+}
+
+fn driver(shared: bool) -> PathBuf {
+    let lib = library_dir();
+    let exe = fault_dir().join(if shared {
+        "driver-shared"
+    } else {
+        "driver-static"
+    });
+    let mut cmd = compiler();
+    cmd.arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("c-tests/fault"))
+        .arg(root().join("c-tests/fault/driver.c"))
+        .arg("-o")
+        .arg(&exe);
+    if shared {
+        cmd.arg("-L")
+            .arg(lib)
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .arg("-lbarrier");
+    } else {
+        cmd.arg(lib.join("libbarrier.a"));
+    }
+    cmd.arg("-ldl");
+    assert!(
+        cmd.status().expect("running the C compiler").success(),
+        "compiling driver.c failed"
+    );
+    exe
+}
+
+fn run(shared: bool) {
+    let exe = driver(shared);
+    let out = Command::new(&exe)
+        .env("LD_PRELOAD", injector())
+        .env("LD_LIBRARY_PATH", library_dir())
+        .output()
+        .expect("running the fault driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.ends_with(" passed, 0 failed") && out.status.success(),
+        "{}: {summary} (exit {})",
+        exe.display(),
+        out.status
+    );
+    // Every call the library makes in a scenario was made to fail at least
+    // once there: the injector really reached the library.
+    let positions = |scenario: &str, call: &str| -> u32 {
+        stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(scenario)?.strip_prefix(": "))
+            .filter(|l| l.starts_with(&format!("{call} ")))
+            .map(|l| {
+                l.rsplit(": ")
+                    .next()
+                    .and_then(|n| n.strip_suffix(" positions"))
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .expect("a positions line")
+            })
+            .sum()
+    };
+    for scenario in ["fork-as-parent", "fork-as-child"] {
+        for call in ["eventfd", "pipe2", "ppoll", "read", "write", "close"] {
+            assert!(
+                positions(scenario, call) > 0,
+                "{scenario}: no fault reached {call}"
+            );
+        }
+    }
+    for call in ["eventfd", "pipe2", "fcntl", "close"] {
+        assert!(positions("pair", call) > 0, "pair: no fault reached {call}");
+    }
+}
+
+#[test]
+fn every_fault_at_every_position_static() {
+    run(false);
+}
+
+#[test]
+fn every_fault_at_every_position_shared() {
+    run(true);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * Control interface of the fault injector (inject.c, loaded with
+ * LD_PRELOAD). Calls are counted, and a fault is injected, only while the
+ * injector is armed: the driver arms it around libbarrier calls, so only
+ * the library's own calls count, not the driver's bookkeeping.
+ */
+#ifndef LIBBARRIER_FAULT_H
+#define LIBBARRIER_FAULT_H
+
+/* The calls the library makes that can be made to fail. */
+enum fault_call {
+        FAULT_EVENTFD,
+        FAULT_PIPE2,
+        FAULT_PPOLL,
+        FAULT_READ,
+        FAULT_WRITE,
+        FAULT_CLOSE,
+        FAULT_FCNTL,
+        FAULT_NCALLS
+};
+
+/* How the chosen call fails. */
+enum fault_mode {
+        /* fail with the given errno without doing anything */
+        FAULT_ERRNO,
+        /* fail with EINTR, this call and the next FAULT_STORM - 1 of its kind */
+        FAULT_EINTR_STORM,
+        /* read/write: transfer 4 of the 8 bytes */
+        FAULT_SHORT,
+        /* ppoll: report POLLNVAL on every entry (a descriptor closed behind
+         * the library's back) */
+        FAULT_NVAL,
+        /* close: close for real, then report the given errno (Linux releases
+         * the descriptor even when close fails) */
+        FAULT_AFTER_CLOSE,
+};
+
+#define FAULT_STORM 64
+
+/* Makes the nth (from 1) armed call of `call` fail as `mode` says. */
+typedef void fault_plan_fn(int call, long nth, int mode, int err);
+/* Counts (and injects) only while armed. */
+typedef void fault_arm_fn(int on);
+/* Armed calls of `call` seen so far. */
+typedef long fault_count_fn(int call);
+/* Calls that were made to fail so far. */
+typedef long fault_fired_fn(void);
+
+#endif
