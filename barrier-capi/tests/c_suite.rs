@@ -163,6 +163,7 @@ c_programs! {
     pollfds => "pollfds",
     exec => "exec",
     noalloc => "noalloc",
+    misuse => "misuse",
 }
 
 /// The header also compiles warning-free as C++17, inside `extern "C"`.
