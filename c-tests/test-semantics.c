@@ -120,18 +120,21 @@ static void await_signals(uint64_t n) {
                 nanosleep(&ms, NULL);
 }
 static void storm_child(Barrier *b, struct peer *p) {
-        (void)p;
         await_signals(SIGNALS_WANTED);
         CHECK(barrier_place(b));
+        /* the second barrier only once the parent consumed the first, so
+         * that its second wait has something to wait for */
+        CHECK(peer_await(p));
         await_signals(2 * SIGNALS_WANTED);
         CHECK(barrier_place(b));
         CHECK(barrier_sync(b));
 }
 static void storm_parent(Barrier *b, struct peer *p) {
-        (void)p;
         start_signal_storm();
         CHECK(barrier_wait_next(b));
         CHECK(harness_shared[0] >= SIGNALS_WANTED);
+        CHECK_INT(b->barriers, -1);
+        peer_signal(p);
         CHECK(barrier_place(b));
         CHECK_INT(barrier_wait_next_timeout(b, 60u * 1000000u), 1);
         CHECK(harness_shared[0] >= 2 * SIGNALS_WANTED);
