@@ -12,6 +12,8 @@ fn spawned_child() {
     if std::env::var_os(ROLE).is_none() {
         return;
     }
+    // SAFETY: alarm takes an integer and only arms a timer (a hang guard).
+    unsafe { libc::alarm(300) };
     // SAFETY: this process runs this one test on one thread, and nothing
     // else in it owns the descriptors the variable names.
     let mut b = unsafe { Barrier::from_env() }.expect("import");
@@ -34,6 +36,10 @@ fn spawn_hands_an_end_to_the_child() {
     if std::env::var_os(ROLE).is_some() {
         return;
     }
+    // A hang guard only: SIGALRM ends the test binary (and with it the
+    // child's wait) if this ever stops making progress.
+    // SAFETY: alarm takes an integer and only arms a timer.
+    unsafe { libc::alarm(300) };
     let mut b = Barrier::new().unwrap();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "spawned_child", "--test-threads=1", "--quiet"])

@@ -7,11 +7,21 @@ use nix::unistd::{fork, ForkResult};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Ends this test process if it hangs; it never decides a result.
+fn watchdog() {
+    static ARMED: std::sync::Once = std::sync::Once::new();
+    // SAFETY: alarm takes an integer and only arms a timer.
+    ARMED.call_once(|| unsafe {
+        libc::alarm(300);
+    });
+}
+
 /// Runs tests that fork or count descriptors one at a time: a child forked
 /// by one test thread would otherwise inherit another test's barrier and
 /// delay the exit that test waits to see, and descriptor counts would see
 /// other tests' barriers.
 fn serial() -> MutexGuard<'static, ()> {
+    watchdog();
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
