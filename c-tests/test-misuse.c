@@ -211,7 +211,7 @@ enum victim { THEM, ME, PIPE };
 static void closed_behind_its_back(enum victim victim) {
         int base = count_fds();
         Barrier p = BARRIER_NULL, c = BARRIER_NULL;
-        int fd;
+        int fd = -1;
 
         CHECK_INT(barrier_create_pair(&p, &c), 0);
         CHECK(barrier_place(&c));

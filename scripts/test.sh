@@ -22,3 +22,9 @@ else
 fi
 meson compile -C "$build"
 meson test -C "$build" --print-errorlogs
+
+# The C suite under valgrind memcheck (errors, descriptors the library
+# leaves open) and built with AddressSanitizer and UBSan; then all of it
+# repeated while busy loops load every CPU.
+bash scripts/sanitize.sh
+bash scripts/stress.sh 30

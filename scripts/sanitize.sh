@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Runs the C suite under the dynamic checkers:
+#
+#   valgrind  every C test program against libbarrier.so under valgrind
+#             memcheck, following every forked and exec'd process; fails on
+#             any memcheck error and on any descriptor the library opened
+#             and left open (see fd_leaks below).
+#   asan      every C test program built with AddressSanitizer and UBSan
+#             (-fno-sanitize-recover: any finding aborts) against
+#             libbarrier.a; fails on any finding or failed test.
+#
+#   bash scripts/sanitize.sh [valgrind|asan|all]     (default: all)
+#
+# Miri is not run: it needs a nightly toolchain with the miri component,
+# which a machine without internet access to the toolchain server cannot
+# install. The pure state machine is covered by its unit tests and by the
+# model-based test (barrier-core/tests/model.rs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+case $what in
+valgrind | asan | all) ;;
+*)
+    echo "usage: $0 [valgrind|asan|all]" >&2
+    exit 2
+    ;;
+esac
+
+target=${CARGO_TARGET_DIR:-target}
+# The same build as the C suite's (barrier-capi/tests/c_suite.rs), so that
+# after `cargo test` this is up to date already.
+cargo build --release --locked -q -p barrier-capi --target-dir "$target/c-suite"
+lib=$(cd "$target/c-suite/release" && pwd)
+out=$target/sanitize
+rm -rf "$out"
+mkdir -p "$out"
+cflags=(-std=c11 -pthread -g -Wall -Wextra -Wpedantic -Werror -Iinclude -Ic-tests)
+programs=()
+for src in c-tests/test-*.c; do
+    programs+=("$(basename "$src" .c)")
+done
+
+# The tests of a program (from its TEST_ENTRY list), less those named in
+# $2 (space-separated).
+tests_of() {
+    local t
+    for t in $(sed -n 's/^[[:space:]]*TEST_ENTRY(\([a-z0-9_]*\)),$/\1/p' "c-tests/$1.c"); do
+        [[ " $2 " == *" $t "* ]] || echo "$t"
+    done
+}
+
+# Descriptors that libbarrier opened and that are still open when the
+# process exits, from one valgrind log (valgrind lists each descriptor open
+# at exit with the stack that opened it). Prints each with that stack.
+#
+# Only the program itself and the process it forks for each test are
+# checked: they destroy every barrier they make, so a descriptor the
+# library opened and did not close there is a leak. The two sides of a
+# scenario (forked by those) are not: a side that is killed, as some
+# tests do on purpose, dies still holding its end, which the kernel closes.
+# Descriptors inherited across exec and those the tests open themselves
+# are not the library's and are left out.
+fd_leaks() {
+    awk '
+        /Open file descriptor [0-9]+:/ { flush(); open = 1; block = $0 "\n"; next }
+        open && /^==[0-9]+== *$/ { flush(); next }
+        open { block = block $0 "\n"; next }
+        function flush() {
+            if (open && block !~ /<inherited from parent>/ && block ~ /libbarrier\.so|barrier_core::/)
+                printf "%s", block
+            open = 0; block = ""
+        }
+        END { flush() }
+    ' "$1"
+}
+
+# The logs (pid-named) of the program and of its direct children.
+top_two_levels() {
+    local dir=$1 log pid parent main=""
+    declare -A parent_of=()
+    for log in "$dir"/*; do
+        pid=${log##*/}
+        parent_of[$pid]=$(sed -n 's/^==[0-9]*== Parent PID: \([0-9]*\)$/\1/p' "$log" | head -n 1)
+    done
+    for pid in "${!parent_of[@]}"; do
+        [ -n "${parent_of[${parent_of[$pid]}]+x}" ] || main=$pid
+    done
+    for pid in "${!parent_of[@]}"; do
+        if [ "$pid" = "$main" ] || [ "${parent_of[$pid]}" = "$main" ]; then
+            echo "$dir/$pid"
+        fi
+    done
+}
+
+failed=0
+
+run_valgrind() {
+    local name exe logs rc only
+    echo "== valgrind memcheck, libbarrier.so"
+    for name in "${programs[@]}"; do
+        exe=$out/valgrind/$name
+        logs=$out/valgrind/$name.logs
+        mkdir -p "$logs"
+        cc "${cflags[@]}" -O1 "c-tests/$name.c" c-tests/harness.c \
+            -L"$lib" -Wl,-rpath,"$lib" -lbarrier -o "$exe"
+        only=()
+        if [ "$name" = test-exec ]; then
+            # It re-executes /proc/self/exe, which under valgrind is the
+            # tool's own binary, not the program: valgrind cannot load it.
+            mapfile -t only < <(tests_of "$name" exec_child_syncs)
+        fi
+        rc=0
+        LD_LIBRARY_PATH=$lib valgrind --tool=memcheck --track-fds=yes --error-exitcode=1 \
+            --trace-children=yes --log-file="$logs/%p" "$exe" "${only[@]}" >"$logs.out" 2>&1 || rc=$?
+        local errors=0 leaks=0 processes=0 checked=0 log
+        for log in "$logs"/*; do
+            processes=$((processes + 1))
+            if ! grep -q 'ERROR SUMMARY: 0 errors' "$log"; then
+                errors=$((errors + 1))
+                echo "--- memcheck errors in $log:"
+                cat "$log"
+            fi
+        done
+        for log in $(top_two_levels "$logs"); do
+            checked=$((checked + 1))
+            if [ -n "$(fd_leaks "$log")" ]; then
+                leaks=$((leaks + 1))
+                echo "--- descriptors of libbarrier still open at exit, $log:"
+                fd_leaks "$log"
+            fi
+        done
+        if [ "$rc" -ne 0 ] || [ "$errors" -ne 0 ] || [ "$leaks" -ne 0 ]; then
+            failed=$((failed + 1))
+            echo "FAIL $name under valgrind: exit $rc, $errors processes with errors, $leaks with leaked descriptors"
+            grep -v '^ok ' "$logs.out" || true
+        else
+            echo "ok $name: $(tail -n 1 "$logs.out"), $processes processes without memcheck errors," \
+                "$checked without leaked descriptors${only[*]:+ (exec_child_syncs not run)}"
+        fi
+    done
+}
+
+run_asan() {
+    local name exe rc
+    echo "== AddressSanitizer + UBSan, libbarrier.a"
+    mkdir -p "$out/asan"
+    for name in "${programs[@]}"; do
+        exe=$out/asan/$name
+        cc "${cflags[@]}" -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer "c-tests/$name.c" c-tests/harness.c "$lib/libbarrier.a" -o "$exe"
+        rc=0
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            "$exe" >"$exe.out" 2>&1 || rc=$?
+        if [ "$rc" -ne 0 ] || grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$exe.out"; then
+            failed=$((failed + 1))
+            echo "FAIL $name under ASan/UBSan: exit $rc"
+            grep -v '^ok ' "$exe.out" || true
+        else
+            echo "ok $name: $(tail -n 1 "$exe.out")"
+        fi
+    done
+}
+
+if [ "$what" != asan ]; then
+    command -v valgrind >/dev/null || {
+        echo "valgrind is not installed (bash scripts/setup.sh installs it)" >&2
+        exit 2
+    }
+    run_valgrind
+fi
+[ "$what" = valgrind ] || run_asan
+if [ "$failed" -ne 0 ]; then
+    echo "sanitize: $failed program runs failed"
+    exit 1
+fi
+echo "sanitize: every C test program is clean"
