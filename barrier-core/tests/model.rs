@@ -252,6 +252,10 @@ enum Release {
     Abort,
     Exit,
     Kill,
+    /// Places a barrier and exits at once: the waiter may well be woken
+    /// with both the barrier and the hang-up ready, and must still count
+    /// the barrier first.
+    PlaceThenExit,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -261,7 +265,14 @@ enum Op {
     Wait(Kind, Bound),
     /// An unbounded wait, then the other side acts (which releases the
     /// wait if the model says so; otherwise the wait runs bounded first).
-    BlockedUntil(Kind, Release),
+    /// The other side acts once the waiter sleeps in its wait, or, when
+    /// `raced` is set, at once, racing the waiter into its wait: which of
+    /// them gets there first changes nothing the model predicts.
+    BlockedUntil {
+        kind: Kind,
+        release: Release,
+        raced: bool,
+    },
     Exit {
         destroy: bool,
     },
@@ -307,12 +318,19 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Release::Abort),
         1 => Just(Release::Exit),
         1 => Just(Release::Kill),
+        2 => Just(Release::PlaceThenExit),
     ];
     prop_oneof![
         30 => Just(Op::Place),
         3 => Just(Op::Abort),
         35 => (kind(), bound).prop_map(|(k, b)| Op::Wait(k, b)),
-        14 => (kind(), release).prop_map(|(k, r)| Op::BlockedUntil(k, r)),
+        14 => (kind(), release, any::<bool>()).prop_map(|(kind, release, raced)| {
+            Op::BlockedUntil {
+                kind,
+                release,
+                raced,
+            }
+        }),
         1 => any::<bool>().prop_map(|destroy| Op::Exit { destroy }),
         1 => Just(Op::Kill),
         1 => kind().prop_map(Op::KilledInWait),
@@ -335,6 +353,7 @@ const CMD_WAIT: u8 = 3;
 const CMD_EXIT: u8 = 4;
 const CMD_DESTROY_AND_EXIT: u8 = 5;
 const CMD_REPORT: u8 = 6;
+const CMD_PLACE_AND_EXIT: u8 = 7;
 
 /// The timeout field of a command that means "unbounded".
 const NO_BOUND: u64 = u64::MAX;
@@ -454,6 +473,7 @@ fn side_main(mut barrier: Barrier, cmd: RawFd, res: RawFd) -> ! {
                 unsafe { libc::_exit(0) }
             }
             CMD_REPORT => Ok(()),
+            CMD_PLACE_AND_EXIT => barrier.place(),
             // SAFETY: as above.
             _ => unsafe { libc::_exit(4) },
         };
@@ -463,6 +483,10 @@ fn side_main(mut barrier: Barrier, cmd: RawFd, res: RawFd) -> ! {
         if !write_all(res, &r) {
             // SAFETY: as above.
             unsafe { libc::_exit(5) };
+        }
+        if c[0] == CMD_PLACE_AND_EXIT {
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
         }
     }
 }
@@ -814,6 +838,27 @@ impl Checker {
             Release::Abort => self.abort(o),
             Release::Exit => self.exit(o, false),
             Release::Kill => self.kill(o),
+            Release::PlaceThenExit => {
+                let want = self.model.place(o);
+                self.simple(
+                    o,
+                    CMD_PLACE_AND_EXIT,
+                    Kind::Sync,
+                    0,
+                    want,
+                    "place, then exit",
+                )?;
+                let ended = self.sides.procs[o].reap();
+                self.model.gone(o);
+                TALLY.ended.fetch_add(1, Relaxed);
+                if ended != Ended::Exited(0) {
+                    return Err(format!(
+                        "step {}: {} exit: ended {:?}",
+                        self.step, SIDE_NAMES[o], ended
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -831,7 +876,13 @@ impl Checker {
         Ok(())
     }
 
-    fn blocked_until(&mut self, i: usize, kind: Kind, release: Release) -> Result<(), String> {
+    fn blocked_until(
+        &mut self,
+        i: usize,
+        kind: Kind,
+        release: Release,
+        raced: bool,
+    ) -> Result<(), String> {
         let o = 1 - i;
         if !self.model.alive[o] {
             // Nobody to release it, and nothing to block on either.
@@ -848,17 +899,29 @@ impl Checker {
         // Would the other side's action release it?
         let mut after = trial.clone();
         match release {
-            Release::Place => drop(after.place(o)),
-            Release::Abort => drop(after.abort(o)),
+            Release::Place => {
+                let _ = after.place(o);
+            }
+            Release::Abort => {
+                let _ = after.abort(o);
+            }
             Release::Exit | Release::Kill => after.gone(o),
+            Release::PlaceThenExit => {
+                let _ = after.place(o);
+                after.gone(o);
+            }
         }
         if after.resume(i, kind, blocked).is_err() {
             self.wait(i, kind, Bound::Short)?;
             return self.release(o, release);
         }
-        // It does: block for real, release, collect.
+        // It does: block for real (or race), release, collect.
         let blocked = self.model.wait(i, kind).unwrap_err();
-        self.start_blocked(i, kind)?;
+        if raced {
+            self.sides.procs[i].send(CMD_WAIT, encode_kind(kind), NO_BOUND)?;
+        } else {
+            self.start_blocked(i, kind)?;
+        }
         self.release(o, release)?;
         let want = self.model.resume(i, kind, blocked).expect("released");
         let got = self.sides.procs[i].answer()?;
@@ -888,7 +951,11 @@ impl Checker {
                 Op::Place => self.place(i)?,
                 Op::Abort => self.abort(i)?,
                 Op::Wait(kind, bound) => self.wait(i, kind, bound)?,
-                Op::BlockedUntil(kind, release) => self.blocked_until(i, kind, release)?,
+                Op::BlockedUntil {
+                    kind,
+                    release,
+                    raced,
+                } => self.blocked_until(i, kind, release, raced)?,
                 Op::Exit { destroy } => self.exit(i, destroy)?,
                 Op::Kill => self.kill(i)?,
                 Op::KilledInWait(kind) => self.killed_in_wait(i, kind)?,
