@@ -52,6 +52,9 @@ for ((i = 1; i <= n; i++)); do
         fi
     done
     clean_suites=$((clean_suites + suite_ok))
+    if ((n >= 100 && i % (n / 10) == 0)); then
+        echo "stress: $i of $n suite runs done, $failed program runs failed so far ($((SECONDS - start)) s)"
+    fi
 done
 echo "stress: $clean_suites of $n suite runs clean (${#progs[@]} programs each, $m busy loops on $(nproc) CPUs, $((SECONDS - start)) s)"
 echo "$passed passed, $failed failed"
