@@ -192,7 +192,9 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
     fi
 fi
 if [ "$what" = miri ] || [ "$what" = all ]; then
-    if nightly && cargo +nightly miri --version >/dev/null 2>&1; then
+    # Miri also needs the rust-src component, for the sysroot it builds.
+    if nightly && cargo +nightly miri --version >/dev/null 2>&1 &&
+        cargo +nightly miri setup >/dev/null 2>&1 </dev/null; then
         echo "== Miri: barrier-core unit tests"
         if cargo +nightly miri test --locked -q -p barrier-core --lib --target-dir "$out/miri"; then
             echo "ok miri"
@@ -201,7 +203,7 @@ if [ "$what" = miri ] || [ "$what" = all ]; then
             echo "FAIL barrier-core unit tests under Miri"
         fi
     else
-        echo "== Miri skipped: no nightly toolchain with the miri component"
+        echo "== Miri skipped: no nightly toolchain with the miri and rust-src components"
     fi
 fi
 if [ "$failed" -ne 0 ]; then
