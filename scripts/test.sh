@@ -28,3 +28,6 @@ meson test -C "$build" --print-errorlogs
 # repeated while busy loops load every CPU.
 bash scripts/sanitize.sh
 bash scripts/stress.sh 30
+
+# A short fuzzing run of barrier_import_env(); longer ones by hand.
+bash scripts/fuzz.sh 20
