@@ -27,7 +27,8 @@ meson test -C "$build" --print-errorlogs
 # leaves open) and built with AddressSanitizer and UBSan; then all of it
 # repeated while busy loops load every CPU.
 bash scripts/sanitize.sh
-bash scripts/stress.sh 30
-
 # A short fuzzing run of barrier_import_env(); longer ones by hand.
 bash scripts/fuzz.sh 20
+
+# Last, so that its "N passed, M failed" closes the run.
+bash scripts/stress.sh 30
