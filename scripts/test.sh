@@ -24,11 +24,12 @@ meson compile -C "$build"
 meson test -C "$build" --print-errorlogs
 
 # The C suite under valgrind memcheck (errors, descriptors the library
-# leaves open) and built with AddressSanitizer and UBSan; then all of it
-# repeated while busy loops load every CPU.
+# leaves open) and built with AddressSanitizer and UBSan.
 bash scripts/sanitize.sh
+
 # A short fuzzing run of barrier_import_env(); longer ones by hand.
 bash scripts/fuzz.sh 20
 
-# Last, so that its "N passed, M failed" closes the run.
+# The C suite repeated while busy loops load every CPU. Last, so that its
+# "N passed, M failed" closes the run.
 bash scripts/stress.sh 30
