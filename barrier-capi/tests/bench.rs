@@ -4,21 +4,13 @@
 
 mod support;
 
-use support::{compiler, library_dir, out_dir, root};
+use support::{library_dir, out_dir, root, strict_c};
 
 #[test]
 fn benchmark_compiles() {
     let dir = out_dir().join("bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let status = compiler()
-        .args([
-            "-std=c11",
-            "-pthread",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-        ])
+    let status = strict_c()
         .arg("-I")
         .arg(root().join("include"))
         .arg(root().join("bench/bench.c"))

@@ -4,63 +4,12 @@
 //! The C compiler is the one the `cc` crate picks for this target; the
 //! programs must compile warning-free as strict C11.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
 
-/// Where this driver builds: its own target directory, so the nested cargo
-/// never waits on the one running the tests.
-fn out_dir() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    target.join("c-suite")
-}
-
-/// Builds the release library once for all tests; returns its directory.
-fn library_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(root())
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "-p",
-                "barrier-capi",
-                "--target-dir",
-            ])
-            .arg(out_dir())
-            .status()
-            .expect("running cargo");
-        assert!(status.success(), "building the release library failed");
-        let dir = out_dir().join("release");
-        for lib in ["libbarrier.a", "libbarrier.so"] {
-            assert!(dir.join(lib).exists(), "{lib} was not built");
-        }
-        dir
-    })
-}
-
-fn compiler(cpp: bool) -> Command {
-    cc::Build::new()
-        .cargo_metadata(false)
-        .cpp(cpp)
-        .target(env!("BARRIER_BUILD_TARGET"))
-        .host(env!("BARRIER_BUILD_HOST"))
-        .opt_level(2)
-        .debug(false)
-        .get_compiler()
-        .to_command()
-}
+use support::{library_dir, out_dir, root, strict_c, strict_cxx};
 
 #[derive(Clone, Copy)]
 enum Link {
@@ -79,23 +28,15 @@ fn build_program(name: &str, link: Link) -> PathBuf {
     };
     let exe = bin_dir.join(format!("test-{name}-{suffix}"));
     let tests = root().join("c-tests");
-    let mut cmd = compiler(false);
-    cmd.args([
-        "-std=c11",
-        "-pthread",
-        "-Wall",
-        "-Wextra",
-        "-Wpedantic",
-        "-Werror",
-    ])
-    .arg("-I")
-    .arg(root().join("include"))
-    .arg("-I")
-    .arg(&tests)
-    .arg(tests.join(format!("test-{name}.c")))
-    .arg(tests.join("harness.c"))
-    .arg("-o")
-    .arg(&exe);
+    let mut cmd = strict_c();
+    cmd.arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(&tests)
+        .arg(tests.join(format!("test-{name}.c")))
+        .arg(tests.join("harness.c"))
+        .arg("-o")
+        .arg(&exe);
     match link {
         Link::Static => {
             cmd.arg(lib.join("libbarrier.a"));
@@ -171,15 +112,8 @@ c_programs! {
 fn header_compiles_as_cxx17() {
     let obj = out_dir().join("header-cxx.o");
     std::fs::create_dir_all(out_dir()).unwrap();
-    let status = compiler(true)
-        .args([
-            "-std=c++17",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-c",
-        ])
+    let status = strict_cxx()
+        .arg("-c")
         .arg("-I")
         .arg(root().join("include"))
         .arg(root().join("c-tests/header-cxx.cc"))

@@ -9,48 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
 
-fn out_dir() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    target.join("c-suite")
-}
+use support::{library_dir, out_dir, root};
 
-/// Builds the release library (shared with the C suite's build); returns
-/// its directory.
-fn library_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(root())
-            .args(["build", "--release", "--locked", "-p", "barrier-capi"])
-            .arg("--target-dir")
-            .arg(out_dir())
-            .status()
-            .expect("running cargo");
-        assert!(status.success(), "building the release library failed");
-        out_dir().join("release")
-    })
-}
-
+/// The C compiler for the injector and the driver.
 fn compiler() -> Command {
-    let mut cmd = cc::Build::new()
-        .cargo_metadata(false)
-        .target(env!("BARRIER_BUILD_TARGET"))
-        .host(env!("BARRIER_BUILD_HOST"))
-        .opt_level(2)
-        .debug(false)
-        .get_compiler()
-        .to_command();
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]);
-    cmd
+    support::strict_c()
 }
 
 fn fault_dir() -> PathBuf {
