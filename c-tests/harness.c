@@ -225,7 +225,7 @@ int count_fds(void) {
         return n - 1;
 }
 
-static char process_state(pid_t pid) {
+char process_state(pid_t pid) {
         char path[64], buf[512], *paren;
         ssize_t n;
         int fd;

@@ -97,6 +97,9 @@ void run_pair_flags(side_fn child, int child_flags, side_fn parent, int parent_f
 
 /* Counts the open descriptors of this process. */
 int count_fds(void);
+/* The state letter of a process in /proc/PID/stat ('S' asleep, 'Z' a
+ * zombie ...), or '?' if it cannot be read (the process is gone). */
+char process_state(pid_t pid);
 /* Waits until the process is asleep (state S), e.g. blocked in poll. */
 void await_sleeping(pid_t pid);
 /* A page shared by the test process and everything it forks, zeroed

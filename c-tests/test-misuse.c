@@ -342,24 +342,6 @@ TEST(calls_on_garbage_states) {
  * sleeping, which is what this catches (not a wait cut short later: that
  * would need a timed assertion).
  */
-static char state_of(pid_t pid) {
-        char path[64], buf[512], *paren;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = 0;
-        paren = strrchr(buf, ')');
-        return paren && paren[1] == ' ' ? paren[2] : 0;
-}
-
 static uint64_t huge_timeout;
 
 static void huge_timeout_waiter(Barrier *b, struct peer *p) {
@@ -373,7 +355,7 @@ static void huge_timeout_placer(Barrier *b, struct peer *p) {
         char s;
 
         /* asleep in its wait, or gone (it did not wait at all) */
-        while ((s = state_of(waiter)) != 'S' && s != 'Z' && s != 0)
+        while ((s = process_state(waiter)) != 'S' && s != 'Z' && s != '?')
                 sched_yield();
         CHECK(s == 'S');
         CHECK(barrier_place(b));
