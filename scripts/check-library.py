@@ -9,14 +9,25 @@
 
     check-library.py elf LIBRARY SONAME READELF
         The library's SONAME is SONAME; it has no RPATH/RUNPATH, no text
-        relocations and no executable stack.
+        relocations and no executable stack; it has full RELRO (a
+        GNU_RELRO segment, and every symbol bound at load time).
 
-Both print what they found and exit 1 on any difference.
+    check-library.py size LIBRARY MAX STRIP
+        LIBRARY, stripped of everything STRIP can remove, is at most MAX
+        bytes.
+
+These print what they found and exit 1 on any difference.
+
+    check-library.py functions HEADER
+        Prints the names of the functions HEADER declares, one a line
+        (meson.build asks for them at setup).
 """
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 
 
 def fail(msg):
@@ -118,6 +129,10 @@ def check_elf(library, soname, readelf):
         problems.append("no GNU_STACK program header")
     elif "E" in stack[0].split()[-2]:
         problems.append(f"executable stack: {stack[0].strip()}")
+    if not any(line.split()[:1] == ["GNU_RELRO"] for line in headers.splitlines()):
+        problems.append("no GNU_RELRO program header (linked without -z relro)")
+    if not re.search(r"\((?:FLAGS|FLAGS_1)\).*\b(?:BIND_NOW|NOW)\b", dynamic):
+        problems.append("symbols are bound lazily (linked without -z now)")
     for p in problems:
         print(f"FAIL: {p}")
     if problems:
@@ -126,11 +141,28 @@ def check_elf(library, soname, readelf):
     return 0
 
 
+def check_size(library, limit, strip):
+    with tempfile.TemporaryDirectory() as tmp:
+        stripped = os.path.join(tmp, os.path.basename(library))
+        subprocess.run([strip, "--strip-all", "-o", stripped, library], check=True)
+        size = os.path.getsize(stripped)
+    print(f"{library}: {os.path.getsize(library)} bytes, {size} stripped (limit {limit})")
+    if size > int(limit):
+        return fail(f"stripped, the library is {size - int(limit)} bytes over {limit}")
+    print("size within the limit")
+    return 0
+
+
 def main(argv):
     if len(argv) == 6 and argv[1] == "exports":
         return check_exports(*argv[2:])
     if len(argv) == 5 and argv[1] == "elf":
         return check_elf(*argv[2:])
+    if len(argv) == 5 and argv[1] == "size":
+        return check_size(*argv[2:])
+    if len(argv) == 3 and argv[1] == "functions":
+        print("\n".join(sorted(header_functions(argv[2]))))
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 

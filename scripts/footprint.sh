@@ -6,10 +6,13 @@
 #     functions are empty stubs (target: at most 8 KiB), also with
 #     -Wl,--gc-sections.
 # "text" is the Berkeley figure of `size`: code, read-only data, unwind
-# tables and dynamic-linking tables. Extra arguments name more shared
-# libraries to measure stripped (e.g. the one meson links:
-# build/libbarrier.so). barrier-capi/tests/footprint.rs asserts the
-# targets in `cargo test`.
+# tables and dynamic-linking tables. The shared library is measured twice:
+# as cargo links it (target/release/libbarrier.so, no SONAME), and as meson
+# links and installs it (release build in target/meson-release, with lld;
+# skipped if meson is not installed: bash scripts/setup.sh). Extra
+# arguments name more shared libraries to measure stripped.
+# barrier-capi/tests/footprint.rs asserts the targets in `cargo test`, the
+# meson test `size` those of meson's library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +44,25 @@ so=$(stripped_size "$lib/libbarrier.so")
 echo "  unstripped: $(stat -c %s "$lib/libbarrier.so") bytes"
 echo "  stripped:   $so bytes (target <= $shared_max: $(verdict "$so" $shared_max))"
 size -A "$tmp/stripped.so" | awk '$2 > 0 && $1 ~ /^\./ { printf "    %-20s %6d\n", $1, $2 }'
+meson_build=target/meson-release
+meson_release() {
+    if [ -f "$meson_build/meson-private/coredata.dat" ]; then
+        meson setup --reconfigure "$meson_build" --buildtype=release -Dlld=enabled
+    else
+        rm -rf "$meson_build"
+        meson setup "$meson_build" --buildtype=release -Dlld=enabled
+    fi
+    meson compile -C "$meson_build" barrier
+}
+if command -v meson >/dev/null; then
+    meson_release >"$tmp/meson.log" 2>&1 || {
+        cat "$tmp/meson.log"
+        exit 1
+    }
+    set -- "$meson_build/libbarrier.so" "$@"
+else
+    echo "  (meson is not installed: the library meson links is not measured)"
+fi
 for extra in "$@"; do
     s=$(stripped_size "$extra")
     echo "  $extra stripped: $s bytes (target <= $shared_max: $(verdict "$s" $shared_max))"

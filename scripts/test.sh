@@ -9,19 +9,27 @@ cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo test --locked --workspace
 
-# The meson build: libbarrier.so with its SONAME and version script, the C
-# programs against it, the exported symbols against the header, and an
-# install into a temporary DESTDIR consumed through pkg-config (shared and
-# fully static) and as a meson subproject.
-build=target/meson
-if [ -f "$build/meson-private/coredata.dat" ]; then
-    meson setup --reconfigure "$build"
-else
-    rm -rf "$build"
-    meson setup "$build"
-fi
-meson compile -C "$build"
-meson test -C "$build" --print-errorlogs
+# The meson build, twice: as set up by default (a debug build, cargo's
+# debug-c profile), and as shipped (release, linked by lld, which also
+# checks the stripped size of libbarrier.so). Each links libbarrier.so with
+# its SONAME and version script, runs the C programs against it, compares
+# the exported symbols with the header, and installs into a temporary
+# DESTDIR consumed through pkg-config (shared and fully static) and as a
+# meson subproject.
+meson_test() { # build-dir setup-options...
+    local build=$1
+    shift
+    if [ -f "$build/meson-private/coredata.dat" ]; then
+        meson setup --reconfigure "$build" "$@"
+    else
+        rm -rf "$build"
+        meson setup "$build" "$@"
+    fi
+    meson compile -C "$build"
+    meson test -C "$build" --print-errorlogs
+}
+meson_test target/meson
+meson_test target/meson-release --buildtype=release -Dlld=enabled
 
 # The C suite under valgrind memcheck (errors, descriptors the library
 # leaves open) and built with AddressSanitizer and UBSan.
