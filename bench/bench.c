@@ -18,10 +18,14 @@
  *   pthread pshared  a PTHREAD_PROCESS_SHARED pthread_barrier_t in shared
  *                    memory: no exit detection, no abort (for ping-pong it
  *                    can only do the symmetric wait)
+ * and a control: "eventfd+poll again", the first floor measured a second
+ * time as if it were another method. Its ratio to eventfd+poll would be 1
+ * on a perfect machine; how far it strays is the benchmark's own noise.
  *
- * Every run measures every method, in a rotating order, so that drift on
- * a busy machine spreads over all of them; the figures are medians over
- * the runs, and the ratio is ours divided by each floor. --pin keeps both
+ * Every run measures every method, interleaved in short blocks that take
+ * turns, so that drift on a busy machine falls on all of them alike. The
+ * times are medians over the runs; a ratio is the median over the runs of
+ * ours divided by the floor's time in the same run. --pin keeps both
  * processes on one CPU: cross-CPU wake-ups on small virtual machines vary
  * more than the differences measured here.
  */
@@ -284,7 +288,7 @@ static void pshared_sync(struct obj *o) {
 
 /* ---- the measurements ---------------------------------------------------- */
 
-enum { M_OURS, M_POLL, M_BLOCK, M_PTHREAD, N_METHODS };
+enum { M_OURS, M_POLL, M_BLOCK, M_PTHREAD, M_AGAIN, N_METHODS };
 
 static const struct method methods[N_METHODS] = {
         [M_OURS] = { "libbarrier", ours_create, ours_destroy, ours_set_role, ours_sync, ours_pong },
@@ -292,8 +296,9 @@ static const struct method methods[N_METHODS] = {
         [M_BLOCK] = { "eventfd block", block_create, raw_destroy, block_set_role, block_sync, block_pong },
         [M_PTHREAD] = { "pthread pshared", pshared_create, pshared_destroy, pshared_set_role, pshared_sync,
                         pshared_sync },
+        [M_AGAIN] = { "eventfd+poll again", poll_create, raw_destroy, raw_set_role, poll_sync, poll_pong },
 };
-static const char *const method_keys[N_METHODS] = { "ours", "poll", "block", "pthread" };
+static const char *const method_keys[N_METHODS] = { "ours", "poll", "block", "pthread", "again" };
 
 enum { C_ROUND_TRIP, C_PING_PONG, C_CREATE, C_FORK, N_CASES };
 
@@ -301,7 +306,7 @@ static const char *const case_names[N_CASES] = { "round trip", "ping-pong", "cre
 static const char *const case_keys[N_CASES] = { "rt", "pingpong", "create", "fork" };
 
 struct config {
-        long rounds, creates, forks, warmup;
+        long rounds, creates, forks, warmup, blocks;
         int runs;
         int pin;                /* CPU to pin to, or -1 */
         bool case_on[N_CASES];
@@ -318,81 +323,140 @@ static void reap(pid_t pid) {
                 die_msg("a child process failed");
 }
 
-/* ns per round of a round trip or a ping-pong, the parent's view. */
-static double measure_rounds(const struct method *m, bool ping_pong, long n, long warmup) {
-        struct obj o;
-        double t0, t1;
+/*
+ * Every method of a case runs in the same run, interleaved: the run's
+ * operations for each method are cut into cfg->blocks blocks, and the
+ * blocks take turns (ours, floor, floor, floor, ours, ...), the first
+ * method changing from block to block. Whatever the machine does during a
+ * run (another tenant, a frequency change) then falls on every method
+ * alike, instead of on the one that happened to be running. Each method's
+ * figure for the run is its total time over its total operations.
+ */
+struct schedule {
+        int methods[N_METHODS];
+        int n;          /* methods measured */
+        long blocks;    /* blocks per method per run */
+        int shift;      /* the run's rotation */
+};
+
+/* The method of turn k (0 .. blocks * n - 1). */
+static int turn_method(const struct schedule *s, long k) {
+        long block = k / s->n, i = k % s->n;
+        return s->methods[(i + block + s->shift) % s->n];
+}
+
+/* How many of a run's total operations block `block` gets. */
+static long block_size(long total, long blocks, long block) {
+        return total / blocks + (block < total % blocks ? 1 : 0);
+}
+
+/* ns per round of a round trip or a ping-pong, the parent's view. Both
+ * processes follow the same schedule, so they switch methods together. */
+static void measure_rounds(const struct schedule *s, bool ping_pong, long n, long warmup, double *ns) {
+        struct obj o[N_METHODS];
+        double total[N_METHODS] = { 0 };
         pid_t pid;
 
-        m->create(&o);
+        for (int i = 0; i < s->n; i++)
+                methods[s->methods[i]].create(&o[s->methods[i]]);
         fflush(NULL);
         pid = fork();
         if (pid < 0)
                 die("fork");
         if (pid == 0) {
+                for (int i = 0; i < s->n; i++)
+                        methods[s->methods[i]].set_role(&o[s->methods[i]], BARRIER_CHILD);
+                for (int i = 0; i < s->n; i++) {
+                        const struct method *m = &methods[s->methods[i]];
+                        for (long r = 0; r < warmup; r++)
+                                (ping_pong ? m->pong : m->sync)(&o[s->methods[i]]);
+                }
+                for (long k = 0; k < s->blocks * s->n; k++) {
+                        int id = turn_method(s, k);
+                        long len = block_size(n, s->blocks, k / s->n);
+                        for (long r = 0; r < len; r++)
+                                (ping_pong ? methods[id].pong : methods[id].sync)(&o[id]);
+                }
+                _exit(0);
+        }
+        for (int i = 0; i < s->n; i++)
+                methods[s->methods[i]].set_role(&o[s->methods[i]], BARRIER_PARENT);
+        for (int i = 0; i < s->n; i++)
+                for (long r = 0; r < warmup; r++)
+                        methods[s->methods[i]].sync(&o[s->methods[i]]);
+        for (long k = 0; k < s->blocks * s->n; k++) {
+                int id = turn_method(s, k);
+                long len = block_size(n, s->blocks, k / s->n);
+                double t0 = now_ns();
+                for (long r = 0; r < len; r++)
+                        methods[id].sync(&o[id]);
+                total[id] += now_ns() - t0;
+        }
+        reap(pid);
+        for (int i = 0; i < s->n; i++) {
+                int id = s->methods[i];
+                methods[id].destroy(&o[id]);
+                ns[id] = total[id] / (double)n;
+        }
+}
+
+static void create_cycle(const struct method *m) {
+        struct obj o;
+
+        m->create(&o);
+        m->destroy(&o);
+}
+
+static void fork_cycle(const struct method *m) {
+        struct obj o;
+        pid_t pid;
+
+        m->create(&o);
+        pid = fork();
+        if (pid < 0)
+                die("fork");
+        if (pid == 0) {
                 m->set_role(&o, BARRIER_CHILD);
-                for (long i = 0; i < warmup + n; i++)
-                        (ping_pong ? m->pong : m->sync)(&o);
+                m->sync(&o);
                 _exit(0);
         }
         m->set_role(&o, BARRIER_PARENT);
-        for (long i = 0; i < warmup; i++)
-                m->sync(&o);
-        t0 = now_ns();
-        for (long i = 0; i < n; i++)
-                m->sync(&o);
-        t1 = now_ns();
+        m->sync(&o);
         reap(pid);
         m->destroy(&o);
-        return (t1 - t0) / (double)n;
 }
 
-static double measure_create(const struct method *m, long n) {
-        struct obj o;
-        double t0;
+/* ns per cycle of create+destroy or of a fork cycle, in the same
+ * interleaved schedule. */
+static void measure_cycles(const struct schedule *s, void (*cycle)(const struct method *), long n, double *ns) {
+        double total[N_METHODS] = { 0 };
 
-        t0 = now_ns();
-        for (long i = 0; i < n; i++) {
-                m->create(&o);
-                m->destroy(&o);
+        for (long k = 0; k < s->blocks * s->n; k++) {
+                int id = turn_method(s, k);
+                long len = block_size(n, s->blocks, k / s->n);
+                double t0 = now_ns();
+                for (long r = 0; r < len; r++)
+                        cycle(&methods[id]);
+                total[id] += now_ns() - t0;
         }
-        return (now_ns() - t0) / (double)n;
+        for (int i = 0; i < s->n; i++)
+                ns[s->methods[i]] = total[s->methods[i]] / (double)n;
 }
 
-static double measure_fork(const struct method *m, long n) {
-        double t0 = now_ns();
-
-        for (long i = 0; i < n; i++) {
-                struct obj o;
-                pid_t pid;
-
-                m->create(&o);
-                pid = fork();
-                if (pid < 0)
-                        die("fork");
-                if (pid == 0) {
-                        m->set_role(&o, BARRIER_CHILD);
-                        m->sync(&o);
-                        _exit(0);
-                }
-                m->set_role(&o, BARRIER_PARENT);
-                m->sync(&o);
-                reap(pid);
-                m->destroy(&o);
-        }
-        return (now_ns() - t0) / (double)n;
-}
-
-static double measure(const struct config *cfg, int c, int m) {
+static void measure(const struct config *cfg, const struct schedule *s, int c, double *ns) {
         switch (c) {
         case C_ROUND_TRIP:
-                return measure_rounds(&methods[m], false, cfg->rounds, cfg->warmup);
+                measure_rounds(s, false, cfg->rounds, cfg->warmup, ns);
+                break;
         case C_PING_PONG:
-                return measure_rounds(&methods[m], true, cfg->rounds, cfg->warmup);
+                measure_rounds(s, true, cfg->rounds, cfg->warmup, ns);
+                break;
         case C_CREATE:
-                return measure_create(&methods[m], cfg->creates);
+                measure_cycles(s, create_cycle, cfg->creates, ns);
+                break;
         default:
-                return measure_fork(&methods[m], cfg->forks);
+                measure_cycles(s, fork_cycle, cfg->forks, ns);
+                break;
         }
 }
 
@@ -418,6 +482,29 @@ static double minimum(const double *v, int n) {
         return m;
 }
 
+static double maximum(const double *v, int n) {
+        double m = v[0];
+
+        for (int i = 1; i < n; i++)
+                if (v[i] > m)
+                        m = v[i];
+        return m;
+}
+
+/* The median over n runs of a[r] / b[r]; with range, also the lowest and
+ * the highest of those ratios. */
+static double paired_ratio(const double *a, const double *b, int n, double range[2]) {
+        double ratio[MAX_RUNS] = { 0 };
+
+        for (int r = 0; r < n; r++)
+                ratio[r] = a[r] / b[r];
+        if (range) {
+                range[0] = minimum(ratio, n);
+                range[1] = maximum(ratio, n);
+        }
+        return median(ratio, n);
+}
+
 static void usage(FILE *f) {
         fprintf(f,
                 "usage: bench [options]\n"
@@ -426,9 +513,10 @@ static void usage(FILE *f) {
                 "  --rounds=N         rounds per round-trip and ping-pong run (default 20000)\n"
                 "  --creates=N        create+destroy per run (default 20000)\n"
                 "  --forks=N          fork cycles per run (default 300)\n"
-                "  --warmup=N         untimed rounds before each round-trip run (default 1000)\n"
+                "  --warmup=N         untimed rounds of each method before each round-trip run (default 1000)\n"
+                "  --blocks=N         blocks per method and run; the methods' blocks take turns (default 20)\n"
                 "  --case=LIST        rt,pingpong,create,fork (default: all)\n"
-                "  --method=LIST      ours,poll,block,pthread (default: all)\n");
+                "  --method=LIST      ours,poll,block,pthread,again (default: all)\n");
 }
 
 static bool parse_long(const char *s, long min, long *out) {
@@ -500,6 +588,9 @@ static bool parse_args(int argc, char **argv, struct config *cfg) {
                 } else if (KEY("--warmup")) {
                         if (!parse_long(v, 0, &cfg->warmup))
                                 return false;
+                } else if (KEY("--blocks")) {
+                        if (!parse_long(v, 1, &cfg->blocks))
+                                return false;
                 } else if (KEY("--case")) {
                         if (!parse_list(v, case_keys, N_CASES, cfg->case_on))
                                 return false;
@@ -517,7 +608,8 @@ static bool parse_args(int argc, char **argv, struct config *cfg) {
 int main(int argc, char **argv) {
         static double results[N_CASES][N_METHODS][MAX_RUNS];
         struct config cfg = {
-                .rounds = 20000, .creates = 20000, .forks = 300, .warmup = 1000, .runs = 9, .pin = -1,
+                .rounds = 20000, .creates = 20000, .forks = 300, .warmup = 1000, .blocks = 20, .runs = 9,
+                .pin = -1,
         };
         double load[3] = { 0, 0, 0 };
         int order[N_METHODS], n_on = 0;
@@ -547,38 +639,40 @@ int main(int argc, char **argv) {
 
         getloadavg(load, 3);
         printf("libbarrier benchmark: %ld CPUs online, %s, load %.2f, %d runs; "
-               "%ld rounds, %ld creates, %ld forks per run\n",
+               "%ld rounds, %ld creates, %ld forks per run and method, in %ld interleaved blocks\n",
                sysconf(_SC_NPROCESSORS_ONLN), cfg.pin >= 0 ? "both processes pinned" : "not pinned", load[0],
-               cfg.runs, cfg.rounds, cfg.creates, cfg.forks);
+               cfg.runs, cfg.rounds, cfg.creates, cfg.forks, cfg.blocks);
         if (cfg.pin >= 0)
                 printf("pinned to CPU %d\n", cfg.pin);
         fflush(stdout);
 
         for (int r = 0; r < cfg.runs; r++)
                 for (int c = 0; c < N_CASES; c++) {
+                        struct schedule sched = { .n = n_on, .blocks = cfg.blocks, .shift = r };
+                        double ns[N_METHODS];
+
                         if (!cfg.case_on[c])
                                 continue;
-                        /* a different method goes first in each run */
-                        for (int k = 0; k < n_on; k++) {
-                                int m = order[(k + r) % n_on];
-                                results[c][m][r] = measure(&cfg, c, m);
-                        }
+                        memcpy(sched.methods, order, sizeof(order));
+                        measure(&cfg, &sched, c, ns);
+                        for (int k = 0; k < n_on; k++)
+                                results[c][order[k]][r] = ns[order[k]];
                 }
 
-        printf("\n%-15s %-16s %14s %14s %12s\n", "case", "method", "median ns/op", "min ns/op", "ours/this");
+        /* Every ratio is paired: within a run the methods take turns in
+         * blocks, so a run's ratio compares measurements made side by side;
+         * the figure is the median of the runs' ratios. */
+        printf("\n%-15s %-19s %14s %14s %12s\n", "case", "method", "median ns/op", "min ns/op", "ours/this");
         for (int c = 0; c < N_CASES; c++) {
                 if (!cfg.case_on[c])
                         continue;
                 for (int k = 0; k < N_METHODS; k++) {
-                        double med;
-
                         if (!cfg.method_on[k])
                                 continue;
-                        med = median(results[c][k], cfg.runs);
-                        printf("%-15s %-16s %14.0f %14.0f", k == order[0] ? case_names[c] : "", methods[k].name,
-                               med, minimum(results[c][k], cfg.runs));
+                        printf("%-15s %-19s %14.0f %14.0f", k == order[0] ? case_names[c] : "", methods[k].name,
+                               median(results[c][k], cfg.runs), minimum(results[c][k], cfg.runs));
                         if (k != M_OURS && cfg.method_on[M_OURS])
-                                printf(" %12.3f", median(results[c][M_OURS], cfg.runs) / med);
+                                printf(" %12.3f", paired_ratio(results[c][M_OURS], results[c][k], cfg.runs, NULL));
                         putchar('\n');
                 }
         }
@@ -590,10 +684,26 @@ int main(int argc, char **argv) {
                         if (!cfg.case_on[c])
                                 continue;
                         printf("%s %s %.3f", sep, case_keys[c],
-                               median(results[c][M_OURS], cfg.runs) / median(results[c][M_POLL], cfg.runs));
+                               paired_ratio(results[c][M_OURS], results[c][M_POLL], cfg.runs, NULL));
                         sep = ",";
                 }
+                printf("\nthe runs' ratios, lowest and highest");
+                if (cfg.method_on[M_AGAIN])
+                        printf("; the floor against itself, the same way (1 but for noise)");
                 putchar('\n');
+                for (int c = 0; c < N_CASES; c++) {
+                        double range[2];
+
+                        if (!cfg.case_on[c])
+                                continue;
+                        paired_ratio(results[c][M_OURS], results[c][M_POLL], cfg.runs, range);
+                        printf("  %-15s [%.3f, %.3f]", case_names[c], range[0], range[1]);
+                        if (cfg.method_on[M_AGAIN]) {
+                                double control = paired_ratio(results[c][M_AGAIN], results[c][M_POLL], cfg.runs, range);
+                                printf("   %.3f [%.3f, %.3f]", control, range[0], range[1]);
+                        }
+                        putchar('\n');
+                }
         }
         getloadavg(load, 3);
         printf("load at the end: %.2f\n", load[0]);

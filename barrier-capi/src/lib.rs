@@ -158,7 +158,7 @@ pub unsafe extern "C" fn barrier_abort(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_next(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { barrier_wait_next_timeout(b, raw::INFINITY) == 1 }
+    unsafe { with(b, false, |b| b.wait_next(raw::INFINITY).is_ok()) }
 }
 
 /// Waits until the other side aborts, exits or crashes. This side's own
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn barrier_wait_next(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_abortion(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { barrier_wait_abortion_timeout(b, raw::INFINITY) == 1 }
+    unsafe { with(b, false, |b| b.wait_abortion(raw::INFINITY).is_ok()) }
 }
 
 /// Waits for the other side's next barrier that matches one of ours;
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn barrier_wait_abortion(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_next(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { barrier_sync_next_timeout(b, raw::INFINITY) == 1 }
+    unsafe { with(b, false, |b| b.sync_next(raw::INFINITY).is_ok()) }
 }
 
 /// Waits until the other side placed at least as many barriers as this
@@ -195,7 +195,7 @@ pub unsafe extern "C" fn barrier_sync_next(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { barrier_sync_timeout(b, raw::INFINITY) == 1 }
+    unsafe { with(b, false, |b| b.sync(raw::INFINITY).is_ok()) }
 }
 
 /// `barrier_place`, then `barrier_sync`; returns the result of the sync.

@@ -167,18 +167,23 @@ impl RawBarrier {
         if self.them < 0 {
             return Err(libc::EBADF);
         }
-        Ok([
+        Ok(Self::watch(hup_fd, self.them))
+    }
+
+    /// The entries of [`RawBarrier::pollfds`], in their order.
+    fn watch(hup_fd: c_int, them: c_int) -> [pollfd; 2] {
+        [
             pollfd {
                 fd: hup_fd,
                 events: libc::POLLHUP,
                 revents: 0,
             },
             pollfd {
-                fd: self.them,
+                fd: them,
                 events: libc::POLLIN,
                 revents: 0,
             },
-        ])
+        ]
     }
 
     /// Before execve(), after the role is set: lets this end's descriptors
@@ -279,6 +284,7 @@ impl RawBarrier {
 
     /// An unrecoverable error: closing our pipe end is what tells the other
     /// side, and both directions count as aborted from now on.
+    #[cold]
     fn fail(&mut self, errno: Errno) -> Error {
         self.pipe = [sys::close(self.pipe[0]), sys::close(self.pipe[1])];
         self.update(State::failed);
@@ -310,15 +316,20 @@ impl RawBarrier {
         // Before the role is set, or on an object that holds nothing, a wait
         // is refused outright, even one that would not need to block, so
         // misuse shows at once.
-        if self.hangup_fd().is_err() {
+        let Ok(hup_fd) = self.hangup_fd() else {
             return Err(Error::Os(libc::EINVAL));
+        };
+        if self.state().reached(limit) {
+            return Ok(());
+        }
+        if self.them < 0 {
+            return Err(self.fail(libc::EBADF));
         }
         let deadline = deadline(usec);
-        while !self.state().reached(limit) {
-            let mut fds = match self.pollfds() {
-                Ok(fds) => fds,
-                Err(errno) => return Err(self.fail(errno)),
-            };
+        // The descriptors stay the same for the whole wait: only `fail`
+        // changes them, and it ends the wait.
+        let mut fds = Self::watch(hup_fd, self.them);
+        loop {
             let timeout =
                 deadline.map(|d| sys::timespec_from_nsec(d.saturating_sub(sys::now_nsec())));
             match sys::poll(&mut fds, timeout) {
@@ -332,12 +343,12 @@ impl RawBarrier {
                 Err(libc::EINTR) | Err(libc::EAGAIN) => continue,
                 Err(errno) => return Err(self.fail(errno)),
             }
-            let [pipe, eventfd] = fds.map(|p| p.revents);
+            let (pipe, eventfd) = (fds[0].revents, fds[1].revents);
             if (pipe | eventfd) & libc::POLLNVAL != 0 {
                 return Err(self.fail(libc::EBADF));
             }
             let value = if eventfd != 0 {
-                match sys::read_u64(self.them) {
+                match sys::read_u64(fds[1].fd) {
                     Ok(Some(value)) => value,
                     Ok(None) => continue,
                     Err(errno) => return Err(self.fail(errno)),
@@ -348,8 +359,10 @@ impl RawBarrier {
                 continue;
             };
             self.update(|s| s.received(value));
+            if self.state().reached(limit) {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// A wait that first refuses when anything aborted, then reads to

@@ -52,42 +52,61 @@ pub fn close(fd: c_int) -> c_int {
 ///
 /// An eventfd refuses a write only when its counter would overflow; then
 /// this waits for the reader to drain it rather than spinning.
+#[inline]
 pub fn write_u64(fd: c_int, value: u64) -> Result<(), Errno> {
+    // The first attempt inline, retries out of the way.
+    match write_once(fd, value) {
+        Err(why @ (libc::EINTR | libc::EAGAIN)) => write_u64_retry(fd, value, why),
+        done => done,
+    }
+}
+
+/// One write of `value` to `fd`.
+#[inline]
+fn write_once(fd: c_int, value: u64) -> Result<(), Errno> {
+    // SAFETY: the buffer is a live u64 of exactly the length passed.
+    let n = unsafe {
+        libc::write(
+            fd,
+            (&value as *const u64).cast::<c_void>(),
+            size_of::<u64>(),
+        )
+    };
+    if n == size_of::<u64>() as isize {
+        Ok(())
+    } else if n >= 0 {
+        Err(libc::EIO)
+    } else {
+        Err(errno())
+    }
+}
+
+/// [`write_u64`] after an attempt failed with `why`, `EINTR` or `EAGAIN`.
+#[cold]
+#[inline(never)]
+fn write_u64_retry(fd: c_int, value: u64, mut why: Errno) -> Result<(), Errno> {
     loop {
-        // SAFETY: the buffer is a live u64 of exactly the length passed.
-        let n = unsafe {
-            libc::write(
+        if why == libc::EAGAIN {
+            let mut pfd = [pollfd {
                 fd,
-                (&value as *const u64).cast::<c_void>(),
-                size_of::<u64>(),
-            )
-        };
-        if n == size_of::<u64>() as isize {
-            return Ok(());
-        }
-        if n >= 0 {
-            return Err(libc::EIO);
-        }
-        match errno() {
-            libc::EINTR => {}
-            libc::EAGAIN => {
-                let mut pfd = [pollfd {
-                    fd,
-                    events: libc::POLLOUT,
-                    revents: 0,
-                }];
-                match poll(&mut pfd, None) {
-                    Ok(_) | Err(libc::EINTR) | Err(libc::EAGAIN) => {}
-                    Err(e) => return Err(e),
-                }
+                events: libc::POLLOUT,
+                revents: 0,
+            }];
+            match poll(&mut pfd, None) {
+                Ok(_) | Err(libc::EINTR) | Err(libc::EAGAIN) => {}
+                Err(e) => return Err(e),
             }
-            e => return Err(e),
+        }
+        match write_once(fd, value) {
+            Err(again @ (libc::EINTR | libc::EAGAIN)) => why = again,
+            done => return done,
         }
     }
 }
 
 /// Reads and resets the eventfd `fd`: `Ok(None)` if it was not readable
 /// after all (another reader got there first).
+#[inline]
 pub fn read_u64(fd: c_int) -> Result<Option<u64>, Errno> {
     let mut value: u64 = 0;
     loop {
@@ -117,6 +136,7 @@ pub fn read_u64(fd: c_int) -> Result<Option<u64>, Errno> {
 /// Returns how many entries have events; 0 means the time ran out.
 /// `EINTR` is returned, not retried: only the caller knows how much of its
 /// time remains.
+#[inline]
 pub fn poll(fds: &mut [pollfd], timeout: Option<timespec>) -> Result<usize, Errno> {
     let ts = timeout
         .as_ref()

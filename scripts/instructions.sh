@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Counts the user-space instructions per operation of libbarrier and of the
+# eventfd+poll floor, with valgrind (cachegrind, no cache simulation). The
+# count is the same however busy the machine is, so it shows what the
+# library's own code costs, which the timings of scripts/bench.sh only show
+# through the noise of scheduling. Each figure is the difference between
+# two runs of the benchmark of different lengths, divided by the difference
+# in length, so that start-up, fork and exit cancel out; the instructions
+# inside the C library's syscall wrappers count for both alike. The kernel's
+# work is not counted: the syscalls are the same (scripts/syscalls.sh).
+#   round trip   per round, the parent and the child
+#   ping-pong    per round, the parent (place_and_sync) and the child
+#                (wait_next + place)
+#   create       one create + destroy
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v valgrind >/dev/null || {
+    echo "instructions.sh needs valgrind" >&2
+    exit 2
+}
+BENCH_BUILD_ONLY=1 bash scripts/bench.sh
+bench=${CARGO_TARGET_DIR:-target}/bench/bench-static
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+n1=2000
+n2=12000
+
+# count CASE METHOD N: prints the instructions of the parent, then of the
+# child if there is one, for N operations.
+count() {
+    local case=$1 method=$2 n=$3
+    rm -f "$tmp"/log.*
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+        --log-file="$tmp/log.%p" "$bench" --runs=1 --warmup=0 --blocks=1 \
+        --case="$case" --method="$method" --rounds="$n" --creates="$n" >/dev/null
+    # The parent has the lowest process ID (no wrap-around in a few ms).
+    for log in $(ls "$tmp"/log.* | sort -t. -k2 -n); do
+        awk '/I *refs:/ { gsub(",", "", $NF); print $NF }' "$log"
+    done
+}
+
+per_op() { # CASE METHOD: per-operation counts, parent [child]
+    local a b
+    mapfile -t a < <(count "$1" "$2" $n1)
+    mapfile -t b < <(count "$1" "$2" $n2)
+    for i in "${!a[@]}"; do
+        echo $(((b[i] - a[i]) / (n2 - n1)))
+    done
+}
+
+printf '%-12s %-8s %12s %12s %12s\n' case side libbarrier eventfd+poll difference
+for case in rt pingpong create; do
+    mapfile -t ours < <(per_op "$case" ours)
+    mapfile -t floor < <(per_op "$case" poll)
+    sides=(parent child)
+    [ "$case" = create ] && sides=(caller)
+    for i in "${!sides[@]}"; do
+        printf '%-12s %-8s %12d %12d %+12d\n' "$case" "${sides[i]}" "${ours[i]}" "${floor[i]}" \
+            $((ours[i] - floor[i]))
+    done
+done
