@@ -46,13 +46,7 @@ echo "  stripped:   $so bytes (target <= $shared_max: $(verdict "$so" $shared_ma
 size -A "$tmp/stripped.so" | awk '$2 > 0 && $1 ~ /^\./ { printf "    %-20s %6d\n", $1, $2 }'
 meson_build=target/meson-release
 meson_release() {
-    local options=(--buildtype=release -Dlinker=lld)
-    # As in test.sh: set up anew where a reconfigure is refused.
-    if ! { [ -f "$meson_build/meson-private/coredata.dat" ] &&
-        meson setup --reconfigure "$meson_build" "${options[@]}"; }; then
-        rm -rf "$meson_build"
-        meson setup "$meson_build" "${options[@]}"
-    fi
+    bash scripts/meson-setup.sh "$meson_build" --buildtype=release -Dlinker=lld
     meson compile -C "$meson_build" barrier
 }
 if command -v meson >/dev/null; then

@@ -18,13 +18,7 @@ cargo test --locked --workspace
 # meson subproject.
 meson_test() { # build-dir setup-options...
     local build=$1
-    shift
-    # A build directory from before a change of meson_options.txt may
-    # refuse to reconfigure: then it is set up anew.
-    if ! { [ -f "$build/meson-private/coredata.dat" ] && meson setup --reconfigure "$build" "$@"; }; then
-        rm -rf "$build"
-        meson setup "$build" "$@"
-    fi
+    bash scripts/meson-setup.sh "$@"
     meson compile -C "$build"
     meson test -C "$build" --print-errorlogs
 }
