@@ -350,6 +350,31 @@ static long block_size(long total, long blocks, long block) {
         return total / blocks + (block < total % blocks ? 1 : 0);
 }
 
+/* One side of a round trip or a ping-pong over every method of the
+ * schedule: takes the role, warms up, then plays the turns. The answering
+ * side (the child of a ping-pong) waits before it places; with total, each
+ * turn's time is added to its method's. */
+static void play_side(const struct schedule *s, struct obj *o, unsigned role, bool answer, long n, long warmup,
+                      double *total) {
+        for (int i = 0; i < s->n; i++)
+                methods[s->methods[i]].set_role(&o[s->methods[i]], role);
+        for (int i = 0; i < s->n; i++) {
+                const struct method *m = &methods[s->methods[i]];
+                for (long r = 0; r < warmup; r++)
+                        (answer ? m->pong : m->sync)(&o[s->methods[i]]);
+        }
+        for (long k = 0; k < s->blocks * s->n; k++) {
+                int id = turn_method(s, k);
+                void (*step)(struct obj *) = answer ? methods[id].pong : methods[id].sync;
+                long len = block_size(n, s->blocks, k / s->n);
+                double t0 = now_ns();
+                for (long r = 0; r < len; r++)
+                        step(&o[id]);
+                if (total)
+                        total[id] += now_ns() - t0;
+        }
+}
+
 /* ns per round of a round trip or a ping-pong, the parent's view. Both
  * processes follow the same schedule, so they switch methods together. */
 static void measure_rounds(const struct schedule *s, bool ping_pong, long n, long warmup, double *ns) {
@@ -364,34 +389,10 @@ static void measure_rounds(const struct schedule *s, bool ping_pong, long n, lon
         if (pid < 0)
                 die("fork");
         if (pid == 0) {
-                for (int i = 0; i < s->n; i++)
-                        methods[s->methods[i]].set_role(&o[s->methods[i]], BARRIER_CHILD);
-                for (int i = 0; i < s->n; i++) {
-                        const struct method *m = &methods[s->methods[i]];
-                        for (long r = 0; r < warmup; r++)
-                                (ping_pong ? m->pong : m->sync)(&o[s->methods[i]]);
-                }
-                for (long k = 0; k < s->blocks * s->n; k++) {
-                        int id = turn_method(s, k);
-                        long len = block_size(n, s->blocks, k / s->n);
-                        for (long r = 0; r < len; r++)
-                                (ping_pong ? methods[id].pong : methods[id].sync)(&o[id]);
-                }
+                play_side(s, o, BARRIER_CHILD, ping_pong, n, warmup, NULL);
                 _exit(0);
         }
-        for (int i = 0; i < s->n; i++)
-                methods[s->methods[i]].set_role(&o[s->methods[i]], BARRIER_PARENT);
-        for (int i = 0; i < s->n; i++)
-                for (long r = 0; r < warmup; r++)
-                        methods[s->methods[i]].sync(&o[s->methods[i]]);
-        for (long k = 0; k < s->blocks * s->n; k++) {
-                int id = turn_method(s, k);
-                long len = block_size(n, s->blocks, k / s->n);
-                double t0 = now_ns();
-                for (long r = 0; r < len; r++)
-                        methods[id].sync(&o[id]);
-                total[id] += now_ns() - t0;
-        }
+        play_side(s, o, BARRIER_PARENT, false, n, warmup, total);
         reap(pid);
         for (int i = 0; i < s->n; i++) {
                 int id = s->methods[i];
