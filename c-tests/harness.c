@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -248,6 +249,92 @@ void await_sleeping(pid_t pid) {
                 sched_yield();
 }
 
+#ifdef HARNESS_REFERENCE
+/* The number of the system call the process is in, from
+ * /proc/PID/syscall; -1 if it is in none, or that cannot be read. */
+static long process_syscall(pid_t pid) {
+        char path[64], buf[256];
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = 0;
+        /* "running", or "-1 SP PC" when blocked outside a system call */
+        if (buf[0] < '0' || buf[0] > '9')
+                return -1;
+        return strtol(buf, NULL, 10);
+}
+
+static bool is_poll(long nr) {
+#ifdef SYS_poll
+        if (nr == SYS_poll)
+                return true;
+#endif
+        return nr == SYS_ppoll;
+}
+
+enum { PROBE_RETURNED_FALSE = 10, PROBE_RETURNED_TRUE = 11 };
+
+void check_blocks(const char *file, int line, Barrier *b, bool (*call)(Barrier *b), const char *name) {
+        struct pollfd pfd = { .fd = b->them, .events = POLLIN };
+        Barrier before = *b;
+        int status, r;
+        pid_t pid;
+
+        /* The probe must not be able to consume anything: otherwise the
+         * object it leaves behind would not be the caller's any more, and
+         * the test's premise (nothing to wait for) would be wrong. */
+        r = poll(&pfd, 1, 0);
+        if (r != 0) {
+                harness_fail(file, line, "%s: the other side's eventfd is readable (poll: %d, revents %#x), so it "
+                             "need not block", name, r, (unsigned)pfd.revents);
+                return;
+        }
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                harness_fail(file, line, "fork: %s", strerror(errno));
+                return;
+        }
+        if (pid == 0) {
+                harness_side = "probe";
+                _exit(call(b) ? PROBE_RETURNED_TRUE : PROBE_RETURNED_FALSE);
+        }
+        /* asleep in poll (it stays so: nothing can arrive), or gone */
+        for (;;) {
+                char s = process_state(pid);
+                if (s == 'Z' || s == '?')
+                        break;
+                if (s == 'S' && is_poll(process_syscall(pid))) {
+                        kill(pid, SIGKILL);
+                        break;
+                }
+                sched_yield();
+        }
+        while (waitpid(pid, &status, 0) < 0) {
+                if (errno != EINTR) {
+                        harness_fail(file, line, "waitpid: %s", strerror(errno));
+                        return;
+                }
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == PROBE_RETURNED_TRUE)
+                harness_fail(file, line, "%s returned true instead of blocking", name);
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == PROBE_RETURNED_FALSE)
+                harness_fail(file, line, "%s returned false instead of blocking", name);
+        else if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+                harness_fail(file, line, "%s: the probe ended with status %#x instead of blocking", name, status);
+        if (memcmp(&before, b, sizeof(before)) != 0)
+                harness_fail(file, line, "%s: the object changed", name);
+}
+#endif
+
 static int run_one(const struct test *t) {
         pid_t pid;
         int status;
@@ -281,7 +368,7 @@ static int run_one(const struct test *t) {
 }
 
 int run_tests(const struct test *tests, size_t n, int argc, char **argv) {
-        int passed = 0, failed = 0;
+        int passed = 0, failed = 0, skipped = 0;
 
         harness_shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (harness_shared == MAP_FAILED) {
@@ -296,6 +383,13 @@ int run_tests(const struct test *tests, size_t n, int argc, char **argv) {
                                 selected = true;
                 if (!selected)
                         continue;
+#ifdef HARNESS_REFERENCE
+                if (tests[i].not_systemd) {
+                        printf("skip %s: skipped against systemd: %s\n", tests[i].name, tests[i].not_systemd);
+                        skipped++;
+                        continue;
+                }
+#endif
                 if (run_one(&tests[i]) == 0) {
                         printf("ok %s\n", tests[i].name);
                         passed++;
@@ -305,6 +399,8 @@ int run_tests(const struct test *tests, size_t n, int argc, char **argv) {
                 }
                 fflush(stdout);
         }
+        if (skipped)
+                printf("%d skipped against systemd\n", skipped);
         printf("%d passed, %d failed\n", passed, failed);
         return failed == 0 && passed > 0 ? 0 : 1;
 }
