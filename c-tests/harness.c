@@ -250,25 +250,30 @@ void await_sleeping(pid_t pid) {
 }
 
 #ifdef HARNESS_REFERENCE
+enum { SYSCALL_NONE = -1, SYSCALL_HIDDEN = -2 };
+
 /* The number of the system call the process is in, from
- * /proc/PID/syscall; -1 if it is in none, or that cannot be read. */
+ * /proc/PID/syscall; SYSCALL_NONE if it is in none or is gone,
+ * SYSCALL_HIDDEN if the system does not show it to us (a ptrace policy
+ * such as Yama's ptrace_scope 2 or 3). */
 static long process_syscall(pid_t pid) {
         char path[64], buf[256];
         ssize_t n;
-        int fd;
+        int fd, err;
 
         snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return -1;
+                return errno == EACCES || errno == EPERM ? SYSCALL_HIDDEN : SYSCALL_NONE;
         n = read(fd, buf, sizeof(buf) - 1);
+        err = errno;
         close(fd);
         if (n <= 0)
-                return -1;
+                return n < 0 && (err == EACCES || err == EPERM) ? SYSCALL_HIDDEN : SYSCALL_NONE;
         buf[n] = 0;
         /* "running", or "-1 SP PC" when blocked outside a system call */
         if (buf[0] < '0' || buf[0] > '9')
-                return -1;
+                return SYSCALL_NONE;
         return strtol(buf, NULL, 10);
 }
 
@@ -307,12 +312,16 @@ void check_blocks(const char *file, int line, Barrier *b, bool (*call)(Barrier *
                 harness_side = "probe";
                 _exit(call(b) ? PROBE_RETURNED_TRUE : PROBE_RETURNED_FALSE);
         }
-        /* asleep in poll (it stays so: nothing can arrive), or gone */
+        /* asleep in poll (it stays so: nothing can arrive), or gone; where
+         * the system call is hidden from us, asleep must do */
         for (;;) {
                 char s = process_state(pid);
+                long nr;
+
                 if (s == 'Z' || s == '?')
                         break;
-                if (s == 'S' && is_poll(process_syscall(pid))) {
+                nr = s == 'S' ? process_syscall(pid) : SYSCALL_NONE;
+                if (is_poll(nr) || nr == SYSCALL_HIDDEN) {
                         kill(pid, SIGKILL);
                         break;
                 }
