@@ -71,7 +71,9 @@ void harness_fail(const char *file, int line, const char *fmt, ...)
  * times out. Built with HARNESS_REFERENCE (systemd has no bounded form):
  * a forked probe runs the unbounded call on its copy of the object, must
  * fall asleep in poll or ppoll and is then killed; it must not return.
- * Either way the caller's object is left as it was.
+ * That proves something only if nothing has arrived that the call could
+ * consume: the other side's eventfd must not be readable before the fork.
+ * The tests check after either form that the object is as it was.
  */
 #ifdef HARNESS_REFERENCE
 #define CHECK_BLOCKS(b, call) check_blocks(__FILE__, __LINE__, (b), barrier_##call, "barrier_" #call)
