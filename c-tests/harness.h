@@ -11,6 +11,7 @@
 #ifndef LIBBARRIER_TEST_HARNESS_H
 #define LIBBARRIER_TEST_HARNESS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,10 +23,17 @@
 struct test {
         const char *name;
         void (*fn)(void);
+        /* Why the test cannot pass against systemd's barrier (one line), or
+         * NULL. */
+        const char *not_systemd;
 };
 
 #define TEST(name) static void test_##name(void)
-#define TEST_ENTRY(name) { #name, test_##name }
+#define TEST_ENTRY(name) { #name, test_##name, NULL }
+/* A test of what systemd does differently or does not have: built with
+ * HARNESS_REFERENCE (against systemd, through c-tests/reference/shim.c) it
+ * is not run, and the runner prints `why`. */
+#define TEST_ENTRY_NOT_SYSTEMD(name, why) { #name, test_##name, why }
 
 /* Runs the tests named on the command line, or all of them. */
 int run_tests(const struct test *tests, size_t n, int argc, char **argv);
@@ -56,6 +64,23 @@ void harness_fail(const char *file, int line, const char *fmt, ...)
  * alive and idle. Any value proves the same thing; it is short to keep the
  * suite fast. */
 #define BLOCK_USEC UINT64_C(20000)
+
+/*
+ * Checks that barrier_CALL(b) blocks, while the other side is known, by a
+ * handshake, to be alive and idle. Against libbarrier: its bounded form
+ * times out. Built with HARNESS_REFERENCE (systemd has no bounded form):
+ * a forked probe runs the unbounded call on its copy of the object, must
+ * fall asleep in poll or ppoll and is then killed; it must not return.
+ * That proves something only if nothing has arrived that the call could
+ * consume: the other side's eventfd must not be readable before the fork.
+ * The tests check after either form that the object is as it was.
+ */
+#ifdef HARNESS_REFERENCE
+#define CHECK_BLOCKS(b, call) check_blocks(__FILE__, __LINE__, (b), barrier_##call, "barrier_" #call)
+void check_blocks(const char *file, int line, Barrier *b, bool (*call)(Barrier *b), const char *name);
+#else
+#define CHECK_BLOCKS(b, call) CHECK_INT(barrier_##call##_timeout((b), BLOCK_USEC), -ETIMEDOUT)
+#endif
 
 /* The control channel of one side of a scenario to the other side. */
 struct peer {

@@ -2,7 +2,8 @@
 /*
  * Creating and destroying: the layout callers rely on, the descriptors a
  * barrier holds, failure under a descriptor limit, the cleanup idioms, and
- * defined answers for NULL and misuse.
+ * defined answers for NULL and misuse (those, against systemd, are
+ * skipped: it asserts there).
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -15,6 +16,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#ifdef HARNESS_REFERENCE
+#include <dlfcn.h>
+
+#include "reference/shim.h"
+#endif
+
+#define WHERE_IT_DIFFERS " (README: Where it differs)"
 
 _Static_assert(sizeof(Barrier) == 24, "layout of struct Barrier");
 _Static_assert(offsetof(Barrier, me) == 0, "layout of struct Barrier");
@@ -166,6 +175,9 @@ TEST(cleanup_attributes) {
                 __attribute__((cleanup(barrier_destroyp))) Barrier *b = NULL;
                 (void)b;
         }
+}
+
+TEST(destroyp_null) {
         barrier_destroyp(NULL);
 }
 
@@ -196,11 +208,11 @@ static bool limit_free_slots(int free_slots) {
         return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
-TEST(create_fails_cleanly_under_fd_limit) {
+/* With `held`, *b holds descriptors of the caller's before create: they
+ * belong to the caller and must neither be closed nor counted as leaked. */
+static void create_under_fd_limit(bool held_before) {
         struct rlimit saved;
         int base = count_fds();
-        /* Descriptors the object holds before create: they belong to the
-         * caller and must neither be closed nor counted as leaked. */
         int held = dup(0);
 
         CHECK(held >= 0);
@@ -208,6 +220,9 @@ TEST(create_fails_cleanly_under_fd_limit) {
         for (int slots = 0; slots <= 3; slots++) {
                 Barrier b = { held, held, { held, held }, 42 };
                 int r;
+
+                if (!held_before)
+                        b = (Barrier)BARRIER_NULL;
 
                 CHECK(limit_free_slots(slots));
                 r = barrier_create(&b);
@@ -227,6 +242,14 @@ TEST(create_fails_cleanly_under_fd_limit) {
         }
         close(held);
         CHECK_INT(count_fds(), base);
+}
+
+TEST(create_fails_cleanly_under_fd_limit) {
+        create_under_fd_limit(false);
+}
+
+TEST(create_failure_keeps_what_the_object_held) {
+        create_under_fd_limit(true);
 }
 
 TEST(null_pointer_everywhere) {
@@ -328,6 +351,46 @@ TEST(waits_before_set_role) {
         CHECK_INT(count_fds(), base);
 }
 
+#ifdef HARNESS_REFERENCE
+/* The calls above went to systemd's library: every function the shim
+ * forwards to lies in libsystemd-shared, this program exports none of
+ * barrier.h's names (so none of them can take the place of systemd's
+ * own inside its library), and libbarrier is not loaded at all. */
+TEST(calls_go_to_systemd) {
+        const struct barrier_impl *sd = shim_impl();
+        void *fns[9];
+
+        memcpy(&fns[0], &sd->create, sizeof(void *));
+        memcpy(&fns[1], &sd->destroy, sizeof(void *));
+        memcpy(&fns[2], &sd->set_role, sizeof(void *));
+        memcpy(&fns[3], &sd->place, sizeof(void *));
+        memcpy(&fns[4], &sd->abort, sizeof(void *));
+        memcpy(&fns[5], &sd->wait_next, sizeof(void *));
+        memcpy(&fns[6], &sd->wait_abortion, sizeof(void *));
+        memcpy(&fns[7], &sd->sync_next, sizeof(void *));
+        memcpy(&fns[8], &sd->sync, sizeof(void *));
+        for (size_t i = 0; i < 9; i++) {
+                Dl_info info;
+                const char *base;
+
+                if (!dladdr(fns[i], &info) || !info.dli_fname) {
+                        harness_fail(__FILE__, __LINE__, "%s: dladdr() knows no file", barrier_impl_names[i]);
+                        continue;
+                }
+                base = strrchr(info.dli_fname, '/');
+                base = base ? base + 1 : info.dli_fname;
+                if (strncmp(base, "libsystemd-shared-", strlen("libsystemd-shared-")) != 0)
+                        harness_fail(__FILE__, __LINE__, "%s lies in %s", barrier_impl_names[i], info.dli_fname);
+                if (!info.dli_sname || strcmp(info.dli_sname, barrier_impl_names[i]) != 0)
+                        harness_fail(__FILE__, __LINE__, "%s is %s there", barrier_impl_names[i],
+                                     info.dli_sname ? info.dli_sname : "unnamed");
+                CHECK(dlsym(RTLD_DEFAULT, barrier_impl_names[i]) == NULL);
+        }
+        CHECK(dlopen("libbarrier.so.1", RTLD_LAZY | RTLD_NOLOAD) == NULL);
+        CHECK(dlopen("libbarrier.so", RTLD_LAZY | RTLD_NOLOAD) == NULL);
+}
+#endif
+
 static const struct test tests[] = {
         TEST_ENTRY(layout_and_constants),
         TEST_ENTRY(descriptor_hygiene_parent),
@@ -335,12 +398,20 @@ static const struct test tests[] = {
         TEST_ENTRY(init_is_create),
         TEST_ENTRY(destroy_twice_null_and_barrier_null),
         TEST_ENTRY(cleanup_attributes),
+        TEST_ENTRY_NOT_SYSTEMD(destroyp_null, "barrier_destroyp(NULL) dereferences NULL there" WHERE_IT_DIFFERS),
         TEST_ENTRY(create_fails_cleanly_under_fd_limit),
-        TEST_ENTRY(null_pointer_everywhere),
-        TEST_ENTRY(never_created),
-        TEST_ENTRY(destroyed),
-        TEST_ENTRY(second_set_role_and_unknown_role),
-        TEST_ENTRY(waits_before_set_role),
+        TEST_ENTRY_NOT_SYSTEMD(create_failure_keeps_what_the_object_held,
+                               "a failing barrier_create closes what *b held before" WHERE_IT_DIFFERS),
+        TEST_ENTRY_NOT_SYSTEMD(null_pointer_everywhere, "NULL pointers are an assertion there" WHERE_IT_DIFFERS),
+        TEST_ENTRY_NOT_SYSTEMD(never_created, "an object never created is an assertion there" WHERE_IT_DIFFERS),
+        TEST_ENTRY_NOT_SYSTEMD(destroyed, "a destroyed object is an assertion there" WHERE_IT_DIFFERS),
+        TEST_ENTRY_NOT_SYSTEMD(second_set_role_and_unknown_role,
+                               "a second or unknown role is an assertion there" WHERE_IT_DIFFERS),
+        TEST_ENTRY_NOT_SYSTEMD(waits_before_set_role,
+                               "a wait before barrier_set_role blocks there" WHERE_IT_DIFFERS),
+#ifdef HARNESS_REFERENCE
+        TEST_ENTRY(calls_go_to_systemd),
+#endif
 };
 
 int main(int argc, char **argv) {

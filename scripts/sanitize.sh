@@ -42,11 +42,11 @@ for src in c-tests/test-*.c; do
     programs+=("$(basename "$src" .c)")
 done
 
-# The tests of a program (from its TEST_ENTRY list), less those named in
-# $2 (space-separated).
+# The tests of a program (from its TEST_ENTRY and TEST_ENTRY_NOT_SYSTEMD
+# lists), less those named in $2 (space-separated).
 tests_of() {
     local t
-    for t in $(sed -n 's/^[[:space:]]*TEST_ENTRY(\([a-z0-9_]*\)),$/\1/p' "c-tests/$1.c"); do
+    for t in $(sed -n 's/^[[:space:]]*TEST_ENTRY\(_NOT_SYSTEMD\)\{0,1\}(\([a-z0-9_]*\)[,)].*$/\2/p' "c-tests/$1.c"); do
         [[ " $2 " == *" $t "* ]] || echo "$t"
     done
 }

@@ -1,11 +1,14 @@
 //! Builds the shipped libbarrier.a and libbarrier.so (release, panic=abort,
 //! exactly as installed) and runs every C program of c-tests/ against each.
+//! The programs of the two-party API also run against systemd's own
+//! barrier (`mod systemd`), through c-tests/reference/shim.c, which loads
+//! it from libsystemd-shared at run time.
 //!
 //! The C compiler is the one the `cc` crate picks for this target; the
 //! programs must compile warning-free as strict C11.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
 
 mod support;
 
@@ -15,16 +18,19 @@ use support::{library_dir, out_dir, root, strict_c, strict_cxx};
 enum Link {
     Static,
     Shared,
+    /// No libbarrier: the names of barrier.h come from the shim, which
+    /// forwards them to systemd's library.
+    Systemd,
 }
 
 /// Compiles c-tests/test-NAME.c with the harness against the library.
 fn build_program(name: &str, link: Link) -> PathBuf {
-    let lib = library_dir();
     let bin_dir = out_dir().join("bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
     let suffix = match link {
         Link::Static => "static",
         Link::Shared => "shared",
+        Link::Systemd => "systemd",
     };
     let exe = bin_dir.join(format!("test-{name}-{suffix}"));
     let tests = root().join("c-tests");
@@ -39,13 +45,20 @@ fn build_program(name: &str, link: Link) -> PathBuf {
         .arg(&exe);
     match link {
         Link::Static => {
-            cmd.arg(lib.join("libbarrier.a"));
+            cmd.arg(library_dir().join("libbarrier.a"));
         }
         Link::Shared => {
+            let lib = library_dir();
             cmd.arg("-L")
                 .arg(lib)
                 .arg(format!("-Wl,-rpath,{}", lib.display()))
                 .arg("-lbarrier");
+        }
+        Link::Systemd => {
+            cmd.arg("-DHARNESS_REFERENCE")
+                .arg(tests.join("reference/shim.c"))
+                .arg(tests.join("reference/reference.c"))
+                .arg("-ldl");
         }
     }
     let status = cmd.status().expect("running the C compiler");
@@ -66,6 +79,63 @@ fn run_program(name: &str, link: Link) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     print!("{stdout}");
     eprint!("{stderr}");
+    check_summary(&exe, &stdout, &out.status, false);
+}
+
+/// Whether systemd's library may be missing (a skip) rather than a
+/// failure: outside CI only, as the C side decides (reference_required()).
+fn reference_optional() -> bool {
+    !matches!(std::env::var_os("CI"), Some(v) if !v.is_empty())
+}
+
+/// Runs a C test program against systemd: it must pass as against
+/// libbarrier, and skip exactly the tests in `skipped`, each with a reason
+/// (if `all_skipped`, these are all its tests, and it runs none).
+/// Without libsystemd-shared it says so and is a skip, except in CI.
+fn run_against_systemd(name: &str, skipped: &[&str], all_skipped: bool) {
+    let exe = build_program(name, Link::Systemd);
+    let out = Command::new(&exe).output().expect("running the C program");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    eprint!("{stderr}");
+    if stdout.starts_with("skipped: no libsystemd-shared") {
+        assert!(
+            reference_optional(),
+            "{}: no libsystemd-shared, and CI is set",
+            exe.display()
+        );
+        assert_eq!(out.status.code(), Some(77), "{}", exe.display());
+        return;
+    }
+    if out.status.code() == Some(99) {
+        panic!(
+            "{}: systemd's library is required here (CI is set) and cannot be loaded",
+            exe.display()
+        );
+    }
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("skip ") {
+            let (test, reason) = rest
+                .split_once(": skipped against systemd: ")
+                .unwrap_or_else(|| panic!("{}: a skip without a reason: {line}", exe.display()));
+            assert!(!reason.trim().is_empty(), "{}: {line}", exe.display());
+            seen.push(test);
+        }
+    }
+    assert_eq!(
+        seen,
+        skipped,
+        "{}: the tests skipped against systemd",
+        exe.display()
+    );
+    check_summary(&exe, &stdout, &out.status, all_skipped);
+}
+
+/// Checks the summary line "N passed, 0 failed" (with N > 0 unless
+/// `may_run_none`) and the exit status.
+fn check_summary(exe: &Path, stdout: &str, status: &ExitStatus, may_run_none: bool) {
     let summary = stdout.lines().last().unwrap_or_default();
     let (passed, failed) = summary
         .strip_suffix(" failed")
@@ -73,16 +143,11 @@ fn run_program(name: &str, link: Link) {
         .unwrap_or_else(|| panic!("{}: no summary line in its output", exe.display()));
     assert_eq!(failed, "0", "{}: {summary}", exe.display());
     assert!(
-        passed.parse::<u32>().unwrap() > 0,
+        may_run_none || passed.parse::<u32>().unwrap() > 0,
         "{}: ran no test",
         exe.display()
     );
-    assert!(
-        out.status.success(),
-        "{} exited with {}",
-        exe.display(),
-        out.status
-    );
+    assert!(status.success(), "{} exited with {}", exe.display(), status);
 }
 
 macro_rules! c_programs {
@@ -105,6 +170,69 @@ c_programs! {
     exec => "exec",
     noalloc => "noalloc",
     misuse => "misuse",
+}
+
+/// The programs of the two-party API, against systemd's barrier, each with
+/// the tests it skips there (what systemd does not have, or does otherwise:
+/// the program prints the reason). Not here: pairs, pollfds, exec and noalloc
+/// (extensions only).
+mod systemd {
+    #[test]
+    fn scenarios() {
+        super::run_against_systemd("scenarios", &[], false);
+    }
+
+    #[test]
+    fn semantics() {
+        super::run_against_systemd(
+            "semantics",
+            &[
+                "timeout_zero_never_blocks",
+                "timeout_bound_then_recovers",
+                "bounded_waits_see_abort",
+                "bounded_waits_see_exit",
+            ],
+            false,
+        );
+    }
+
+    #[test]
+    fn lifecycle() {
+        super::run_against_systemd(
+            "lifecycle",
+            &[
+                "destroyp_null",
+                "create_failure_keeps_what_the_object_held",
+                "null_pointer_everywhere",
+                "never_created",
+                "destroyed",
+                "second_set_role_and_unknown_role",
+                "waits_before_set_role",
+            ],
+            false,
+        );
+    }
+
+    /// All misuse that systemd asserts on, or extensions: it runs no test
+    /// there, but says for each why.
+    #[test]
+    fn misuse() {
+        super::run_against_systemd(
+            "misuse",
+            &[
+                "every_wait_before_set_role",
+                "abort_before_set_role",
+                "negative_descriptors_other_than_minus_one",
+                "their_eventfd_closed_behind_its_back",
+                "our_eventfd_closed_behind_its_back",
+                "pipe_end_closed_behind_its_back",
+                "predicates_on_every_kind_of_value",
+                "calls_on_garbage_states",
+                "huge_timeouts_wait",
+            ],
+            true,
+        );
+    }
 }
 
 /// The header also compiles warning-free as C++17, inside `extern "C"`.
