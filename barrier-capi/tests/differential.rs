@@ -308,6 +308,243 @@ fn libbarrier_and_systemd_answer_alike() {
         println!("differential test: {} is {path}", c.name);
     }
 
+    check_documented_differences(&both);
     lockstep::run_scripts("differential test", 10_000, || lockstep::start_all(&both));
     println!("differential test: 0 divergences between libbarrier and systemd");
+}
+
+/// What a call did in a child process of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    /// It returned, and the child exited with this code.
+    Returned(i32),
+    /// The child died of this signal (systemd's assertions abort).
+    Died(i32),
+    /// It fell asleep in ppoll() and stayed there.
+    Blocked,
+}
+
+/// Runs `case` with one implementation in a child process, and says what
+/// it did.
+fn seen(imp: &Impl, case: fn(&Impl) -> u8) -> Seen {
+    // SAFETY: the child only calls the barrier and syscalls, then _exit;
+    // the test runs no other thread meanwhile.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // An assertion's abort is expected here: no core file, no message.
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: none is a live rlimit; the path is a C string.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            libc::dup2(null, 2);
+        }
+        lockstep::exit_now(i32::from(case(imp)));
+    }
+    let blocked = lockstep::await_blocked(pid, || lockstep::process_state(pid) == 'Z')
+        .unwrap_or_else(|e| panic!("{e}"));
+    if blocked {
+        // SAFETY: kill takes no pointers; pid is our unreaped child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    match (blocked, lockstep::wait_for(pid)) {
+        (true, lockstep::Ended::Killed(libc::SIGKILL)) => Seen::Blocked,
+        (_, lockstep::Ended::Exited(code)) => Seen::Returned(code),
+        (_, lockstep::Ended::Killed(signal)) => Seen::Died(signal),
+    }
+}
+
+fn created(imp: &Impl) -> RawBarrier {
+    let mut b = RawBarrier::NULL;
+    // SAFETY: b is a live Barrier.
+    assert_eq!(unsafe { imp.create.unwrap()(&mut b) }, 0);
+    b
+}
+
+/// Every field of the object, to compare before and after a call.
+fn fields(b: &RawBarrier) -> (c_int, c_int, [c_int; 2], i64) {
+    (b.me, b.them, b.pipe, b.barriers)
+}
+
+/// The cases of the README's "Where it differs from systemd", each with
+/// what libbarrier and what systemd must do.
+#[allow(clippy::type_complexity)]
+const DIFFERENCES: &[(&str, fn(&Impl) -> u8, Seen, Seen)] = {
+    use Seen::*;
+    const ABRT: i32 = libc::SIGABRT;
+    &[
+        (
+            // Exit code: place's answer, +2 if the state is WE_ABORTED, +4
+            // if the pipe end is closed (the fatal error's effects).
+            "barrier_place() whose write fails",
+            |imp| {
+                let mut b = created(imp);
+                // SAFETY: b is live; the descriptors are this process's.
+                unsafe {
+                    imp.set_role.unwrap()(&mut b, 0);
+                    let ro = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+                    libc::dup2(ro, b.me);
+                    let placed = imp.place.unwrap()(&mut b);
+                    u8::from(placed)
+                        + 2 * u8::from(b.barriers == i64::MIN + 1)
+                        + 4 * u8::from(b.pipe[0] < 0 && b.pipe[1] < 0)
+                }
+            },
+            Returned(6),
+            Returned(7),
+        ),
+        (
+            "barrier_create(NULL)",
+            // SAFETY: NULL is what is tested.
+            |imp| unsafe { imp.create.unwrap()(std::ptr::null_mut()) }.unsigned_abs() as u8,
+            Returned(libc::EINVAL),
+            Died(ABRT),
+        ),
+        (
+            "barrier_set_role(NULL, BARRIER_PARENT)",
+            // SAFETY: as above.
+            |imp| unsafe {
+                imp.set_role.unwrap()(std::ptr::null_mut(), 0);
+                1
+            },
+            Returned(1),
+            Died(ABRT),
+        ),
+        (
+            "barrier_place(NULL)",
+            // SAFETY: as above.
+            |imp| u8::from(unsafe { imp.place.unwrap()(std::ptr::null_mut()) }),
+            Returned(0),
+            Died(ABRT),
+        ),
+        (
+            "barrier_abort(NULL)",
+            // SAFETY: as above.
+            |imp| u8::from(unsafe { imp.abort.unwrap()(std::ptr::null_mut()) }),
+            Returned(0),
+            Died(ABRT),
+        ),
+        (
+            "barrier_wait_next(NULL)",
+            // SAFETY: as above.
+            |imp| u8::from(unsafe { imp.wait_next.unwrap()(std::ptr::null_mut()) }),
+            Returned(0),
+            Died(ABRT),
+        ),
+        (
+            "barrier_wait_abortion(NULL)",
+            // SAFETY: as above.
+            |imp| u8::from(unsafe { imp.wait_abortion.unwrap()(std::ptr::null_mut()) }),
+            Returned(0),
+            Died(ABRT),
+        ),
+        (
+            "barrier_sync_next(NULL)",
+            // SAFETY: as above.
+            |imp| u8::from(unsafe { imp.sync_next.unwrap()(std::ptr::null_mut()) }),
+            Returned(0),
+            Died(ABRT),
+        ),
+        (
+            "barrier_sync(NULL)",
+            // SAFETY: as above.
+            |imp| u8::from(unsafe { imp.sync.unwrap()(std::ptr::null_mut()) }),
+            Returned(0),
+            Died(ABRT),
+        ),
+        (
+            // Exit code: 1 if the object is unchanged.
+            "a second barrier_set_role()",
+            |imp| {
+                let mut b = created(imp);
+                // SAFETY: b is live.
+                unsafe { imp.set_role.unwrap()(&mut b, 0) };
+                let before = fields(&b);
+                // SAFETY: as above.
+                unsafe { imp.set_role.unwrap()(&mut b, 1) };
+                u8::from(fields(&b) == before)
+            },
+            Returned(1),
+            Died(ABRT),
+        ),
+        (
+            "barrier_set_role() with an unknown role",
+            |imp| {
+                let mut b = created(imp);
+                let before = fields(&b);
+                // SAFETY: b is live.
+                unsafe { imp.set_role.unwrap()(&mut b, 7) };
+                u8::from(fields(&b) == before)
+            },
+            Returned(1),
+            Died(ABRT),
+        ),
+        (
+            // Exit code: wait_next's answer, +2 if the object is unchanged.
+            "barrier_wait_next() before barrier_set_role()",
+            |imp| {
+                let mut b = created(imp);
+                let before = fields(&b);
+                // SAFETY: b is live.
+                let r = unsafe { imp.wait_next.unwrap()(&mut b) };
+                u8::from(r) + 2 * u8::from(fields(&b) == before)
+            },
+            Returned(2),
+            Blocked,
+        ),
+        (
+            "barrier_place() on an object never created (BARRIER_NULL)",
+            |imp| {
+                let mut b = RawBarrier::NULL;
+                // SAFETY: b is a live Barrier holding no descriptors.
+                u8::from(unsafe { imp.place.unwrap()(&mut b) })
+            },
+            Returned(0),
+            Died(ABRT),
+        ),
+        (
+            "barrier_sync() on a destroyed object",
+            |imp| {
+                let mut b = created(imp);
+                // SAFETY: b is live, then destroyed.
+                unsafe {
+                    imp.set_role.unwrap()(&mut b, 0);
+                    imp.place.unwrap()(&mut b);
+                    imp.destroy.unwrap()(&mut b);
+                    u8::from(imp.sync.unwrap()(&mut b))
+                }
+            },
+            // systemd's sees a counter of 0 and a sync already reached.
+            Returned(0),
+            Returned(1),
+        ),
+    ]
+};
+
+/// Each difference the README lists, and nothing else: libbarrier and
+/// systemd each do exactly what the table says.
+fn check_documented_differences(both: &[CApi; 2]) {
+    let mut wrong = Vec::new();
+    for &(what, case, ours, systemd) in DIFFERENCES {
+        let got = [seen(&both[0].imp, case), seen(&both[1].imp, case)];
+        println!(
+            "differential test: {what}: libbarrier {:?}, systemd {:?}",
+            got[0], got[1]
+        );
+        if got != [ours, systemd] {
+            wrong.push(format!(
+                "{what}: libbarrier {:?} (expected {ours:?}), systemd {:?} (expected {systemd:?})",
+                got[0], got[1]
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "documented differences:\n{}",
+        wrong.join("\n")
+    );
 }

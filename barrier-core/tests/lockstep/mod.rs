@@ -541,14 +541,14 @@ fn write_all(fd: RawFd, buf: &[u8]) -> bool {
     true
 }
 
-fn exit_now(code: i32) -> ! {
+pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit ends the process at once; the kernel closes whatever
     // it holds.
     unsafe { libc::_exit(code) }
 }
 
 /// Waits for process `pid` (our child) to end, and says how.
-fn wait_for(pid: libc::pid_t) -> Ended {
+pub fn wait_for(pid: libc::pid_t) -> Ended {
     let mut status = 0;
     loop {
         // SAFETY: status is a live int.
@@ -662,7 +662,7 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 
 /// The state letter of a process in /proc/PID/stat ('S' asleep, 'Z' a
 /// zombie ...), or '?' if it cannot be read.
-fn process_state(pid: libc::pid_t) -> char {
+pub fn process_state(pid: libc::pid_t) -> char {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit_once(") ").and_then(|(_, t)| t.chars().next()))
@@ -672,7 +672,7 @@ fn process_state(pid: libc::pid_t) -> char {
 /// Waits until process `pid` sleeps in ppoll() (it blocked in a wait), or
 /// until `finished()` says it answered instead: true, false. Not a timing
 /// assumption: it only waits for the process to get there.
-fn await_blocked(pid: libc::pid_t, finished: impl Fn() -> bool) -> Result<bool, String> {
+pub fn await_blocked(pid: libc::pid_t, finished: impl Fn() -> bool) -> Result<bool, String> {
     let syscall = format!("/proc/{pid}/syscall");
     let ppoll = libc::SYS_ppoll.to_string();
     let deadline = Instant::now() + HANG;
@@ -704,7 +704,7 @@ struct Proc {
 
 /// How a process ended.
 #[derive(Debug, PartialEq, Eq)]
-enum Ended {
+pub enum Ended {
     Exited(i32),
     Killed(i32),
 }
