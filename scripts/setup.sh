@@ -10,6 +10,11 @@ command -v c++ >/dev/null || need_apt+=(g++)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+# systemd's own barrier, which the differential test and the C suite load
+# as the reference (never built into libbarrier).
+compgen -G '/usr/lib/*/systemd/libsystemd-shared-*.so' >/dev/null ||
+    compgen -G '/usr/lib/systemd/libsystemd-shared-*.so' >/dev/null ||
+    need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

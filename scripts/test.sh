@@ -7,6 +7,10 @@ bash scripts/setup.sh
 
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+# The model and differential tests draw their scripts from this seed;
+# MODEL_SEED=N bash scripts/test.sh runs the same scripts again.
+export MODEL_SEED=${MODEL_SEED:-$(date +%s%N)}
+echo "test.sh: MODEL_SEED=$MODEL_SEED"
 cargo test --locked --workspace
 
 # The meson build, twice: as set up by default (a debug build, cargo's
