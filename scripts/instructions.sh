@@ -12,7 +12,10 @@
 # through the noise of scheduling. Each figure is the difference between
 # two runs of the benchmark of different lengths, divided by the difference
 # in length, so that start-up, fork and exit cancel out; the instructions
-# inside the C library's syscall wrappers count for both alike. The kernel's
+# inside the C library's syscall wrappers count for both alike. Both
+# processes run on one CPU (--pin), so that the order in which they take
+# turns, and with it how many waits a round needs, is the same from run to
+# run (not pinned, a round trip's count varies by about 20). The kernel's
 # work is not counted: the syscalls are the same (scripts/syscalls.sh).
 #   round trip   per round, the parent and the child
 #   ping-pong    per round, the parent (place_and_sync) and the child
@@ -41,7 +44,7 @@ count() {
     local case=$1 method=$2 n=$3
     rm -f "$tmp"/log.*
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
-        --log-file="$tmp/log.%p" "$bench" --so="$so_path" --runs=1 --warmup=0 --blocks=1 \
+        --log-file="$tmp/log.%p" "$bench" --so="$so_path" --pin --runs=1 --warmup=0 --blocks=1 \
         --case="$case" --method="$method" --rounds="$n" --creates="$n" >/dev/null
     # The parent has the lowest process ID (no wrap-around in a few ms).
     for log in $(ls "$tmp"/log.* | sort -t. -k2 -n); do
