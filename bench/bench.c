@@ -677,8 +677,8 @@ static void usage(FILE *f) {
                 "  --method=LIST      ours,so,systemd,poll,block,pthread,again (default: all)\n"
                 "  --so=PATH          the libbarrier.so that method \"so\" loads (default: the one the\n"
                 "                     benchmark is linked with, if it is)\n"
-                "  --check            run every case and method briefly and report nothing but failures;\n"
-                "                     for tests: measures nothing\n"
+                "  --check            run every case and method a few times and print no table; for\n"
+                "                     tests: it measures nothing, it fails if a method fails\n"
                 "systemd's library is looked for as c-tests/reference/reference.c says ($SYSTEMD_SHARED_LIB,\n"
                 "else the newest libsystemd-shared-*.so); if there is none, method systemd is left out,\n"
                 "or, when the environment variable CI is set, the benchmark fails.\n");
