@@ -9,7 +9,23 @@
  *   fork cycle   create, fork, set_role, place_and_sync on both sides,
  *                child exit, reap, destroy
  *
- * Each case is measured for libbarrier and three floors:
+ * Each case is measured for libbarrier, for systemd's own barrier, and
+ * for three floors. libbarrier is measured twice: as the benchmark is
+ * linked with it (statically or with libbarrier.so), and as
+ * "libbarrier.so", loaded at run time exactly as systemd's is:
+ *   libbarrier.so      libbarrier.so, opened with dlopen() (--so=PATH, or
+ *                      by default the libbarrier.so the benchmark is
+ *                      linked with) and called through function pointers
+ *   systemd (shipped)  the barrier compiled into the distribution's
+ *                      libsystemd-shared-<version>.so, opened and called
+ *                      the same way (c-tests/reference); systemd's
+ *                      place_and_sync is inline in its header, so both
+ *                      call place, then sync, as systemd's callers do.
+ *                      Without that library the method is left out with
+ *                      a message, unless the environment variable CI is
+ *                      set: there it is an error.
+ * The ratio libbarrier.so / systemd compares the two shared libraries
+ * under the same conditions. The floors:
  *   eventfd+poll     two eventfds and a pipe used exactly as the barrier
  *                    uses them (write; ppoll on {our pipe end, their
  *                    eventfd}; read): the floor of this design, the same
@@ -30,6 +46,7 @@
  * more than the differences measured here.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -47,6 +64,7 @@
 #include <unistd.h>
 
 #include "barrier.h"
+#include "reference.h"
 
 #define MAX_RUNS 101
 
@@ -117,6 +135,58 @@ static void ours_pong(struct obj *o) {
         if (!barrier_place(&o->b))
                 die_msg("barrier_place failed");
 }
+
+/* ---- libbarrier.so and systemd, through the pointers dlopen() found ----- */
+
+static struct barrier_impl so_impl, sd_impl;
+
+/* systemd's barrier_create() leaves the counter as it finds it: its
+ * callers start from BARRIER_NULL, and so does this. */
+static void impl_create(const struct barrier_impl *im, struct obj *o) {
+        Barrier null = BARRIER_NULL;
+        int r;
+
+        o->b = null;
+        r = im->create(&o->b);
+        if (r < 0) {
+                errno = -r;
+                die("barrier_create");
+        }
+}
+
+/* As systemd's inline barrier_place_and_sync(): the answer is sync's. */
+static void impl_sync(const struct barrier_impl *im, struct obj *o) {
+        (void)im->place(&o->b);
+        if (!im->sync(&o->b))
+                die_msg("barrier_sync failed");
+}
+
+static void impl_pong(const struct barrier_impl *im, struct obj *o) {
+        if (!im->wait_next(&o->b))
+                die_msg("barrier_wait_next failed");
+        if (!im->place(&o->b))
+                die_msg("barrier_place failed");
+}
+
+#define IMPL_METHOD(prefix, impl)                                                                            \
+        static void prefix##_create(struct obj *o) {                                                         \
+                impl_create(&impl, o);                                                                       \
+        }                                                                                                    \
+        static void prefix##_destroy(struct obj *o) {                                                        \
+                impl.destroy(&o->b);                                                                         \
+        }                                                                                                    \
+        static void prefix##_set_role(struct obj *o, unsigned role) {                                        \
+                impl.set_role(&o->b, (int)role);                                                             \
+        }                                                                                                    \
+        static void prefix##_sync(struct obj *o) {                                                           \
+                impl_sync(&impl, o);                                                                         \
+        }                                                                                                    \
+        static void prefix##_pong(struct obj *o) {                                                           \
+                impl_pong(&impl, o);                                                                         \
+        }
+
+IMPL_METHOD(so, so_impl)
+IMPL_METHOD(sd, sd_impl)
 
 /* ---- eventfd+poll: the barrier's syscalls, without the library ---------- */
 
@@ -288,17 +358,19 @@ static void pshared_sync(struct obj *o) {
 
 /* ---- the measurements ---------------------------------------------------- */
 
-enum { M_OURS, M_POLL, M_BLOCK, M_PTHREAD, M_AGAIN, N_METHODS };
+enum { M_OURS, M_SO, M_SYSTEMD, M_POLL, M_BLOCK, M_PTHREAD, M_AGAIN, N_METHODS };
 
 static const struct method methods[N_METHODS] = {
         [M_OURS] = { "libbarrier", ours_create, ours_destroy, ours_set_role, ours_sync, ours_pong },
+        [M_SO] = { "libbarrier.so", so_create, so_destroy, so_set_role, so_sync, so_pong },
+        [M_SYSTEMD] = { "systemd (shipped)", sd_create, sd_destroy, sd_set_role, sd_sync, sd_pong },
         [M_POLL] = { "eventfd+poll", poll_create, raw_destroy, raw_set_role, poll_sync, poll_pong },
         [M_BLOCK] = { "eventfd block", block_create, raw_destroy, block_set_role, block_sync, block_pong },
         [M_PTHREAD] = { "pthread pshared", pshared_create, pshared_destroy, pshared_set_role, pshared_sync,
                         pshared_sync },
         [M_AGAIN] = { "eventfd+poll again", poll_create, raw_destroy, raw_set_role, poll_sync, poll_pong },
 };
-static const char *const method_keys[N_METHODS] = { "ours", "poll", "block", "pthread", "again" };
+static const char *const method_keys[N_METHODS] = { "ours", "so", "systemd", "poll", "block", "pthread", "again" };
 
 enum { C_ROUND_TRIP, C_PING_PONG, C_CREATE, C_FORK, N_CASES };
 
@@ -309,6 +381,8 @@ struct config {
         long rounds, creates, forks, warmup, blocks;
         int runs;
         int pin;                /* CPU to pin to, or -1 */
+        const char *so;         /* --so: the libbarrier.so to load, or NULL */
+        bool check;             /* --check: every method once, briefly */
         bool case_on[N_CASES];
         bool method_on[N_METHODS];
 };
@@ -506,6 +580,89 @@ static double paired_ratio(const double *a, const double *b, int n, double range
         return median(ratio, n);
 }
 
+/* The libbarrier.so the benchmark is linked with: false if it is linked
+ * statically (barrier_create lies in the program itself). */
+static bool linked_so(char *path, size_t size) {
+        int (*fn)(Barrier *) = barrier_create;
+        char self[BARRIER_IMPL_PATH_MAX], lib[BARRIER_IMPL_PATH_MAX];
+        void *addr;
+        Dl_info info;
+
+        memcpy(&addr, &fn, sizeof(addr));
+        if (!dladdr(addr, &info) || !info.dli_fname || !realpath(info.dli_fname, lib) ||
+            !realpath("/proc/self/exe", self) || strcmp(lib, self) == 0)
+                return false;
+        return (size_t)snprintf(path, size, "%s", lib) < size;
+}
+
+/* Loads what methods "so" and "systemd" call; turns a method off, with a
+ * message, where its library is missing and that is allowed. */
+static void load_libraries(struct config *cfg) {
+        char err[512], path[BARRIER_IMPL_PATH_MAX];
+
+        if (cfg->method_on[M_SO]) {
+                const char *so = cfg->so;
+
+                if (!so && linked_so(path, sizeof(path)))
+                        so = path;
+                if (!so) {
+                        printf("libbarrier.so: left out: the benchmark is linked statically and --so=PATH "
+                               "names no libbarrier.so\n");
+                        cfg->method_on[M_SO] = false;
+                } else if (barrier_impl_load(&so_impl, so, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "bench: libbarrier.so: %s\n", err);
+                        exit(2);
+                }
+        }
+        if (cfg->method_on[M_SYSTEMD] && reference_load(&sd_impl, err, sizeof(err)) < 0) {
+                if (reference_required()) {
+                        fprintf(stderr, "bench: systemd (shipped): %s (an error where CI is set)\n", err);
+                        exit(2);
+                }
+                printf("systemd (shipped): skipped: %s\n", err);
+                cfg->method_on[M_SYSTEMD] = false;
+        }
+        if (cfg->method_on[M_SO])
+                printf("libbarrier.so: %s\n", so_impl.path);
+        if (cfg->method_on[M_SYSTEMD])
+                printf("systemd (shipped): %s\n", sd_impl.path);
+}
+
+/* The median of the runs' ratios a / b per case, then, per case, the
+ * lowest and highest of those ratios and the control's ratio (the floor
+ * against itself, measured the same way), when both methods ran. */
+static void print_ratios(const struct config *cfg, double (*results)[N_METHODS][MAX_RUNS], int a, int b,
+                         const char *title) {
+        const char *sep = "";
+
+        if (!cfg->method_on[a] || !cfg->method_on[b])
+                return;
+        printf("\n%s:", title);
+        for (int c = 0; c < N_CASES; c++) {
+                if (!cfg->case_on[c])
+                        continue;
+                printf("%s %s %.3f", sep, case_keys[c], paired_ratio(results[c][a], results[c][b], cfg->runs, NULL));
+                sep = ",";
+        }
+        printf("\nthe runs' ratios, lowest and highest");
+        if (cfg->method_on[M_AGAIN] && cfg->method_on[M_POLL])
+                printf("; the control: eventfd+poll against itself, the same way (1 but for noise)");
+        putchar('\n');
+        for (int c = 0; c < N_CASES; c++) {
+                double range[2];
+
+                if (!cfg->case_on[c])
+                        continue;
+                paired_ratio(results[c][a], results[c][b], cfg->runs, range);
+                printf("  %-15s [%.3f, %.3f]", case_names[c], range[0], range[1]);
+                if (cfg->method_on[M_AGAIN] && cfg->method_on[M_POLL]) {
+                        double control = paired_ratio(results[c][M_AGAIN], results[c][M_POLL], cfg->runs, range);
+                        printf("   %.3f [%.3f, %.3f]", control, range[0], range[1]);
+                }
+                putchar('\n');
+        }
+}
+
 static void usage(FILE *f) {
         fprintf(f,
                 "usage: bench [options]\n"
@@ -517,7 +674,14 @@ static void usage(FILE *f) {
                 "  --warmup=N         untimed rounds of each method before each round-trip run (default 1000)\n"
                 "  --blocks=N         blocks per method and run; the methods' blocks take turns (default 20)\n"
                 "  --case=LIST        rt,pingpong,create,fork (default: all)\n"
-                "  --method=LIST      ours,poll,block,pthread,again (default: all)\n");
+                "  --method=LIST      ours,so,systemd,poll,block,pthread,again (default: all)\n"
+                "  --so=PATH          the libbarrier.so that method \"so\" loads (default: the one the\n"
+                "                     benchmark is linked with, if it is)\n"
+                "  --check            run every case and method a few times and print no table; for\n"
+                "                     tests: it measures nothing, it fails if a method fails\n"
+                "systemd's library is looked for as c-tests/reference/reference.c says ($SYSTEMD_SHARED_LIB,\n"
+                "else the newest libsystemd-shared-*.so); if there is none, method systemd is left out,\n"
+                "or, when the environment variable CI is set, the benchmark fails.\n");
 }
 
 static bool parse_long(const char *s, long min, long *out) {
@@ -568,6 +732,8 @@ static bool parse_args(int argc, char **argv, struct config *cfg) {
                                 cfg->pin = (int)n;
                         else
                                 return false;
+                } else if (KEY("--check") && !v) {
+                        cfg->check = true;
                 } else if (KEY("--help") || KEY("-h")) {
                         usage(stdout);
                         exit(0);
@@ -598,6 +764,10 @@ static bool parse_args(int argc, char **argv, struct config *cfg) {
                 } else if (KEY("--method")) {
                         if (!parse_list(v, method_keys, N_METHODS, cfg->method_on))
                                 return false;
+                } else if (KEY("--so")) {
+                        if (!*v)
+                                return false;
+                        cfg->so = v;
                 } else {
                         return false;
                 }
@@ -623,6 +793,15 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
+        if (cfg.check) {
+                cfg.runs = 1;
+                cfg.rounds = cfg.creates = 20;
+                cfg.forks = 2;
+                cfg.warmup = 2;
+                cfg.blocks = 2;
+                alarm(120); /* a hang is a failure, not a wait */
+        }
+        load_libraries(&cfg);
         if (cfg.pin >= 0) {
                 cpu_set_t set;
 
@@ -660,6 +839,11 @@ int main(int argc, char **argv) {
                                 results[c][order[k]][r] = ns[order[k]];
                 }
 
+        if (cfg.check) {
+                printf("bench --check: every case ran with %d methods\n", n_on);
+                return 0;
+        }
+
         /* Every ratio is paired: within a run the methods take turns in
          * blocks, so a run's ratio compares measurements made side by side;
          * the figure is the median of the runs' ratios. */
@@ -677,35 +861,10 @@ int main(int argc, char **argv) {
                         putchar('\n');
                 }
         }
-        if (cfg.method_on[M_OURS] && cfg.method_on[M_POLL]) {
-                const char *sep = "";
-
-                printf("\nours / eventfd+poll floor (target <= 1.03 pinned):");
-                for (int c = 0; c < N_CASES; c++) {
-                        if (!cfg.case_on[c])
-                                continue;
-                        printf("%s %s %.3f", sep, case_keys[c],
-                               paired_ratio(results[c][M_OURS], results[c][M_POLL], cfg.runs, NULL));
-                        sep = ",";
-                }
-                printf("\nthe runs' ratios, lowest and highest");
-                if (cfg.method_on[M_AGAIN])
-                        printf("; the floor against itself, the same way (1 but for noise)");
-                putchar('\n');
-                for (int c = 0; c < N_CASES; c++) {
-                        double range[2];
-
-                        if (!cfg.case_on[c])
-                                continue;
-                        paired_ratio(results[c][M_OURS], results[c][M_POLL], cfg.runs, range);
-                        printf("  %-15s [%.3f, %.3f]", case_names[c], range[0], range[1]);
-                        if (cfg.method_on[M_AGAIN]) {
-                                double control = paired_ratio(results[c][M_AGAIN], results[c][M_POLL], cfg.runs, range);
-                                printf("   %.3f [%.3f, %.3f]", control, range[0], range[1]);
-                        }
-                        putchar('\n');
-                }
-        }
+        print_ratios(&cfg, results, M_OURS, M_POLL, "ours / eventfd+poll floor (target <= 1.03 pinned)");
+        print_ratios(&cfg, results, M_SO, M_SYSTEMD,
+                     "libbarrier.so / systemd (shipped), both loaded with dlopen() and called alike "
+                     "(target <= 1.00 pinned)");
         getloadavg(load, 3);
         printf("load at the end: %.2f\n", load[0]);
         return 0;

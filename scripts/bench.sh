@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds the release library and the benchmark (bench/bench.c), static and
-# shared, and runs it. Arguments go to the benchmark, e.g.:
+# shared, and runs it. Either build also loads target/release/libbarrier.so
+# and systemd's shipped libsystemd-shared with dlopen(), for the comparison
+# of the two shared libraries (methods "so" and "systemd"); without
+# systemd's library that method is left out, or fails where CI is set.
+# Arguments go to the benchmark, e.g.:
 #   bash scripts/bench.sh --pin          both processes on one CPU
 #   bash scripts/bench.sh --runs=15 --case=rt,create
 # BENCH_LINK=shared runs the build linked with libbarrier.so instead of
@@ -14,9 +18,10 @@ cargo build --release --locked -q -p barrier-capi
 lib=$target/release
 out=$target/bench
 mkdir -p "$out"
-cflags=(-std=c11 -O2 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude)
-cc "${cflags[@]}" bench/bench.c "$lib/libbarrier.a" -o "$out/bench-static"
-cc "${cflags[@]}" bench/bench.c -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier -o "$out/bench-shared"
+cflags=(-std=c11 -O2 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude -Ic-tests/reference)
+src=(bench/bench.c c-tests/reference/reference.c)
+cc "${cflags[@]}" "${src[@]}" "$lib/libbarrier.a" -ldl -o "$out/bench-static"
+cc "${cflags[@]}" "${src[@]}" -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier -ldl -o "$out/bench-shared"
 
 [ -n "${BENCH_BUILD_ONLY:-}" ] && exit 0
 link=${BENCH_LINK:-static}
@@ -28,4 +33,4 @@ static | shared) ;;
     ;;
 esac
 echo "machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), libbarrier linked $link"
-exec "$out/bench-$link" "$@"
+exec "$out/bench-$link" --so="$lib/libbarrier.so" "$@"

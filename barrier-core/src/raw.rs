@@ -292,6 +292,12 @@ impl RawBarrier {
     }
 
     /// WRITE: adds `value` to our eventfd and records it.
+    ///
+    /// Inline, as `read` and `wait_until` below: around a syscall of a
+    /// few hundred nanoseconds, every call and register save on the way
+    /// there is what the library costs over the bare syscalls. What is
+    /// rare stays out of line: the retries, `fail`, and the wait itself.
+    #[inline]
     fn write(&mut self, value: u64) -> Result<(), Error> {
         if self.state().i_aborted() {
             return Err(Error::Aborted);
@@ -306,9 +312,9 @@ impl RawBarrier {
     /// READ: consumes what the other side wrote until the state is at or
     /// below `limit`, they abort, or `usec` microseconds pass.
     ///
-    /// The eventfd always wins over the pipe's hang-up, and is polled after
-    /// it (see [`RawBarrier::pollfds`]), so an exit never hides barriers
-    /// placed before it.
+    /// The checks that need no syscall are here, inline; the wait itself
+    /// is [`RawBarrier::wait`].
+    #[inline]
     fn read(&mut self, limit: i64, usec: u64) -> Result<(), Error> {
         if self.state().they_aborted() {
             return Ok(());
@@ -322,6 +328,17 @@ impl RawBarrier {
         if self.state().reached(limit) {
             return Ok(());
         }
+        self.wait(hup_fd, limit, usec)
+    }
+
+    /// The waiting part of READ, for a state above `limit`: polls `hup_fd`
+    /// (our pipe end) and their eventfd, and consumes what they wrote.
+    ///
+    /// The eventfd always wins over the pipe's hang-up, and is polled after
+    /// it (see [`RawBarrier::pollfds`]), so an exit never hides barriers
+    /// placed before it.
+    #[inline(never)]
+    fn wait(&mut self, hup_fd: c_int, limit: i64, usec: u64) -> Result<(), Error> {
         if self.them < 0 {
             return Err(self.fail(libc::EBADF));
         }
@@ -367,6 +384,7 @@ impl RawBarrier {
 
     /// A wait that first refuses when anything aborted, then reads to
     /// `limit`, and succeeds unless anything aborted meanwhile.
+    #[inline]
     fn wait_until(&mut self, limit: fn(State) -> i64, usec: u64) -> Result<(), Error> {
         if self.state().is_aborted() {
             return Err(Error::Aborted);
