@@ -62,14 +62,20 @@ fn symbol(handle: *mut c_void, name: &str) -> *mut c_void {
 
 impl Loader {
     fn build() -> Loader {
+        // Built under a name of its own and renamed into place, so that
+        // test processes running at once never open a half-written file.
         let so = out_dir().join("libbarrier-reference-loader.so");
+        let tmp = out_dir().join(format!(
+            "libbarrier-reference-loader.{}.so",
+            std::process::id()
+        ));
         std::fs::create_dir_all(out_dir()).unwrap();
         let status = strict_c()
             .args(["-shared", "-fPIC", "-I"])
             .arg(root().join("include"))
             .arg(root().join("c-tests/reference/reference.c"))
             .arg("-o")
-            .arg(&so)
+            .arg(&tmp)
             .arg("-ldl")
             .status()
             .expect("running the C compiler");
@@ -77,6 +83,7 @@ impl Loader {
             status.success(),
             "compiling c-tests/reference/reference.c failed"
         );
+        std::fs::rename(&tmp, &so).unwrap();
         let path = CString::new(so.to_str().unwrap()).unwrap();
         // SAFETY: path is a C string; the loader has no constructors.
         let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
