@@ -7,11 +7,15 @@ bash scripts/setup.sh
 
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked -p barrier-core --features tokio --all-targets -- -D warnings
 # The model and differential tests draw their scripts from this seed;
 # MODEL_SEED=N bash scripts/test.sh runs the same scripts again.
 export MODEL_SEED=${MODEL_SEED:-$(date +%s%N)}
 echo "test.sh: MODEL_SEED=$MODEL_SEED"
 cargo test --locked --workspace
+# AsyncBarrier (feature tokio): its tests and its documentation's example.
+cargo test --locked -p barrier-core --features tokio --test async_tokio
+cargo test --locked -p barrier-core --features tokio --doc
 
 # The meson build, twice: as set up by default (a debug build, cargo's
 # debug-c profile), and as shipped (release, linked by lld, which also

@@ -17,7 +17,9 @@
 //!   syscall.
 //!
 //! The crate is `no_std` apart from the `std` feature (on by default), which
-//! adds conversions into `std::io::Error`.
+//! adds conversions into `std::io::Error`. The `tokio` feature (off by
+//! default) adds [`AsyncBarrier`], whose waits are futures on tokio's
+//! reactor.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -26,6 +28,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "tokio")]
+mod async_barrier;
 mod barrier;
 pub mod env;
 mod error;
@@ -33,6 +37,8 @@ pub mod raw;
 pub mod state;
 mod sys;
 
+#[cfg(feature = "tokio")]
+pub use async_barrier::AsyncBarrier;
 pub use barrier::{Barrier, Role};
 pub use error::{Errno, Error};
 pub use raw::RawBarrier;
