@@ -10,6 +10,10 @@ command -v c++ >/dev/null || need_apt+=(g++)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+# The man pages' lint and rendering, and the ABI check against abi/.
+command -v mandoc >/dev/null || need_apt+=(mandoc)
+command -v man >/dev/null || need_apt+=(man-db)
+command -v abidiff >/dev/null || need_apt+=(abigail-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
