@@ -108,7 +108,8 @@ def check_constants(baseline, header, cc):
             status = fail(f"{key} is gone (baseline: {line!r})")
         elif by_key[key] != line:
             status = fail(f"{key} changed: baseline {line!r}, now {by_key[key]!r}")
-    added = [line for line in now if line not in then]
+    known = {line.split("\t")[0] for line in then}
+    added = [line for line in now if line.split("\t")[0] not in known]
     for line in added:
         print(f"added: {line}")
     if status == 0:
