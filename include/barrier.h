@@ -62,9 +62,9 @@
 /**
  * One end of a barrier, laid out as systemd's `struct Barrier`.
  *
- * A negative descriptor means "no descriptor". The fields are public
- * because C callers read them directly; code that changes them by hand
- * takes over the responsibility for the descriptors.
+ * A negative descriptor means "no descriptor". Programs may read the
+ * fields directly; a program that changes them by hand takes over the
+ * responsibility for the descriptors.
  */
 typedef struct Barrier {
   /**

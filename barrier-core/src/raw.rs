@@ -30,9 +30,9 @@ pub const INFINITY: u64 = u64::MAX;
 
 /// One end of a barrier, laid out as systemd's `struct Barrier`.
 ///
-/// A negative descriptor means "no descriptor". The fields are public
-/// because C callers read them directly; code that changes them by hand
-/// takes over the responsibility for the descriptors.
+/// A negative descriptor means "no descriptor". Programs may read the
+/// fields directly; a program that changes them by hand takes over the
+/// responsibility for the descriptors.
 //
 // This comment is the C header's documentation of `struct Barrier`; the
 // contract of the unsafe methods is in the module documentation.
