@@ -196,7 +196,8 @@ def groups(functions):
     for name, fn in functions.items():
         if name not in grouped:
             first = re.split(r"(?<=[.:;])\s", " ".join(fn.comment.split()), maxsplit=1)[0]
-            pages.append(([name], first.rstrip(".:;")))
+            first = first.rstrip(".:;").replace("`", "")
+            pages.append(([name], first[:1].lower() + first[1:]))
     return pages
 
 
