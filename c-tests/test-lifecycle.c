@@ -23,7 +23,7 @@
 #include "reference/shim.h"
 #endif
 
-#define WHERE_IT_DIFFERS " (README: Where it differs)"
+#define WHERE_IT_DIFFERS " (libbarrier(3): Differences from systemd)"
 
 _Static_assert(sizeof(Barrier) == 24, "layout of struct Barrier");
 _Static_assert(offsetof(Barrier, me) == 0, "layout of struct Barrier");

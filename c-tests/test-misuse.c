@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WHERE_IT_DIFFERS " (README: Where it differs)"
+#define WHERE_IT_DIFFERS " (libbarrier(3): Differences from systemd)"
 
 static const uint64_t timeouts[] = { 0, 1000, BARRIER_INFINITY };
 #define NTIMEOUTS (sizeof(timeouts) / sizeof(timeouts[0]))

@@ -15,6 +15,10 @@ command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 compgen -G '/usr/lib/*/systemd/libsystemd-shared-*.so' >/dev/null ||
     compgen -G '/usr/lib/systemd/libsystemd-shared-*.so' >/dev/null ||
     need_apt+=(systemd)
+# The man pages' lint and rendering, and the ABI check against abi/.
+command -v mandoc >/dev/null || need_apt+=(mandoc)
+command -v man >/dev/null || need_apt+=(man-db)
+command -v abidiff >/dev/null || need_apt+=(abigail-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -23,7 +23,8 @@ cargo test --locked -p barrier-core --features tokio --doc
 # its SONAME and version script, runs the C programs against it, compares
 # the exported symbols with the header, and installs into a temporary
 # DESTDIR consumed through pkg-config (shared and fully static) and as a
-# meson subproject.
+# meson subproject, checks and renders the man pages, and compares the ABI
+# with the baseline in abi/.
 meson_test() { # build-dir setup-options...
     local build=$1
     bash scripts/meson-setup.sh "$@"

@@ -9,9 +9,20 @@
 //! an object initialised with `BARRIER_NULL` or by this library, whose
 //! descriptors it owns: that is the ownership the core's unsafe methods
 //! require, and what "forwarded from the caller" means below.
+//!
+//! The doc comments of the exported functions are the C documentation:
+//! cbindgen copies them into `include/barrier.h`, and `scripts/man.py`
+//! makes the man pages from that header. So they speak C (pointers that
+//! must be NULL or point to a `Barrier`, negative errno), and each is a
+//! description followed by paragraphs that begin with "Returns", which
+//! become the page's RETURN VALUE. Rust-only notes go in `//` comments.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+// Each function's safety contract is the pointer rule its doc states in C
+// terms, and the rule of the module doc above; a `# Safety` heading would
+// end up in the C header.
+#![allow(clippy::missing_safety_doc)]
 
 use barrier_core::raw::{self, RawBarrier};
 use barrier_core::Error;
@@ -54,24 +65,22 @@ fn bounded(result: Result<(), Error>) -> c_int {
 
 /// Creates a barrier in `*b`: two eventfds and a pipe, all close-on-exec
 /// and non-blocking, counter 0. Whatever `*b` held is overwritten, not
-/// closed.
+/// closed. `b` must be NULL or point to memory for a `Barrier`; the
+/// object then owns four descriptors, three after `barrier_set_role()`.
 ///
 /// Returns 0, or a negative errno: -EINVAL if `b` is NULL, or the error of
-/// the failing syscall (-EMFILE, -ENFILE, -ENOMEM ...). On failure nothing
-/// is left open and `*b` equals `BARRIER_NULL`, so destroying it is safe.
-///
-/// # Safety
-/// `b` must be NULL or valid for writes of a `Barrier`.
+/// the failing system call (-EMFILE, -ENFILE, -ENOMEM ...). On failure
+/// nothing is left open and `*b` equals `BARRIER_NULL`, so destroying it is
+/// safe.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_create(b: *mut RawBarrier) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, -libc::EINVAL, |b| b.create().map_or_else(|e| -e, |()| 0)) }
 }
 
-/// The original name of `barrier_create`; identical behaviour.
+/// The original name of `barrier_create()`, with identical behaviour.
 ///
-/// # Safety
-/// As `barrier_create`.
+/// Returns as `barrier_create()`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_init(b: *mut RawBarrier) -> c_int {
     // SAFETY: forwarded from the caller.
@@ -80,13 +89,10 @@ pub unsafe extern "C" fn barrier_init(b: *mut RawBarrier) -> c_int {
 
 /// Closes every descriptor `*b` holds and resets it to `BARRIER_NULL`.
 /// Safe to repeat and safe on `BARRIER_NULL`; NULL is a no-op. Destroying
-/// one side's copy is what the other side sees as an exit.
-///
-/// Returns NULL, so that `b = barrier_destroy(b);` is possible; usable with
+/// one side's copy is what the other side sees as an exit. Usable with
 /// `__attribute__((cleanup(barrier_destroy)))` on a `Barrier` variable.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns NULL, so that `b = barrier_destroy(b);` is possible.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_destroy(b: *mut RawBarrier) -> *mut RawBarrier {
     // SAFETY: forwarded from the caller.
@@ -96,10 +102,6 @@ pub unsafe extern "C" fn barrier_destroy(b: *mut RawBarrier) -> *mut RawBarrier 
 
 /// Destroys `**b`, for `__attribute__((cleanup(barrier_destroyp)))` on a
 /// `Barrier *` variable. NULL, or a pointer to NULL, is a no-op.
-///
-/// # Safety
-/// `b` must be NULL or point to a pointer that is NULL or valid for reads
-/// and writes of a `Barrier`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_destroyp(b: *mut *mut RawBarrier) {
     // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
@@ -109,25 +111,21 @@ pub unsafe extern "C" fn barrier_destroyp(b: *mut *mut RawBarrier) {
     }
 }
 
-/// Takes one side's role, once, right after fork: `BARRIER_PARENT` keeps
+/// Takes one side's role, once, right after fork(): `BARRIER_PARENT` keeps
 /// the pipe's read end, `BARRIER_CHILD` its write end and swaps the
 /// eventfds. A no-op for NULL, for an object without a pipe (never
 /// created, destroyed), for a second call, and for an unknown role.
-///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_set_role(b: *mut RawBarrier, role: c_uint) {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, (), |b| b.set_role(role)) }
 }
 
-/// Places a barrier. Returns true if it was placed; false if either side
-/// had aborted, if the write failed (which aborts the barrier on both
-/// sides), or if `b` is NULL.
+/// Places a barrier: the next sync point of this side.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns true if it was placed; false if either side had aborted, if the
+/// write failed (which aborts the barrier on both sides), or if `b` is
+/// NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_place(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
@@ -135,12 +133,10 @@ pub unsafe extern "C" fn barrier_place(b: *mut RawBarrier) -> bool {
 }
 
 /// Aborts this side; every wait of the other side fails from now on. A
-/// no-op if this side already aborted. Returns false if the other side had
-/// already aborted (or exited), or the write failed, or `b` is NULL; true
-/// otherwise.
+/// no-op if this side already aborted.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns false if the other side had already aborted (or exited), if the
+/// write failed, or if `b` is NULL; true otherwise.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_abort(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
@@ -148,13 +144,12 @@ pub unsafe extern "C" fn barrier_abort(b: *mut RawBarrier) -> bool {
 }
 
 /// Waits until at least one more barrier of the other side arrives,
-/// however many this side placed. Returns false at once if either side
-/// aborted; false if either side aborted meanwhile (the other side's exit
-/// counts, once its earlier barriers are consumed); false before
-/// `barrier_set_role` or for NULL.
+/// however many this side placed.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns true once it arrived. Returns false at once if either side
+/// aborted, and false if either side aborts meanwhile (the other side's
+/// exit counts, once its earlier barriers are consumed); false before
+/// `barrier_set_role()` or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_next(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
@@ -162,11 +157,11 @@ pub unsafe extern "C" fn barrier_wait_next(b: *mut RawBarrier) -> bool {
 }
 
 /// Waits until the other side aborts, exits or crashes. This side's own
-/// abort does not end the wait. Returns false if this side aborted too
-/// (or for NULL, or before `barrier_set_role`), true otherwise.
+/// abort does not end the wait.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns true when the other side aborted and this side did not; false
+/// if this side aborted too, before `barrier_set_role()`, or if `b` is
+/// NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_abortion(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
@@ -174,12 +169,10 @@ pub unsafe extern "C" fn barrier_wait_abortion(b: *mut RawBarrier) -> bool {
 }
 
 /// Waits for the other side's next barrier that matches one of ours;
-/// returns at once if they are level with or ahead of us. False if either
-/// side aborted (before or meanwhile), for NULL, or before
-/// `barrier_set_role`.
+/// returns at once if they are level with or ahead of us.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns true when matched; false if either side aborted (before or
+/// meanwhile), before `barrier_set_role()`, or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_next(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
@@ -187,136 +180,120 @@ pub unsafe extern "C" fn barrier_sync_next(b: *mut RawBarrier) -> bool {
 }
 
 /// Waits until the other side placed at least as many barriers as this
-/// side. False if either side aborted (before or meanwhile), for NULL, or
-/// before `barrier_set_role`.
+/// side.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns true when they did; false if either side aborted (before or
+/// meanwhile), before `barrier_set_role()`, or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, false, |b| b.sync(raw::INFINITY).is_ok()) }
 }
 
-/// `barrier_place`, then `barrier_sync`; returns the result of the sync.
+/// `barrier_place()`, then `barrier_sync()`.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns the result of `barrier_sync()`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_place_and_sync(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, false, |b| b.place_and_sync(raw::INFINITY).is_ok()) }
 }
 
-/// True if this side aborted (alone or as well as the other side).
-/// False for NULL.
+/// Tells whether this side aborted (alone or as well as the other side).
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads of a `Barrier`.
+/// Returns true if so; false if not, or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_i_aborted(b: *const RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
     unsafe { state(b) }.is_some_and(|s| s.i_aborted())
 }
 
-/// True if the other side aborted, exited or crashed (alone or as well as
-/// this side). False for NULL.
+/// Tells whether the other side aborted, exited or crashed (alone or as
+/// well as this side), as far as this side has seen.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads of a `Barrier`.
+/// Returns true if so; false if not, or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_they_aborted(b: *const RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
     unsafe { state(b) }.is_some_and(|s| s.they_aborted())
 }
 
-/// True if both sides aborted. False for NULL.
+/// Tells whether both sides aborted.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads of a `Barrier`.
+/// Returns true if so; false if not, or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_we_aborted(b: *const RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
     unsafe { state(b) }.is_some_and(|s| s.we_aborted())
 }
 
-/// True if either side aborted. False for NULL.
+/// Tells whether either side aborted.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads of a `Barrier`.
+/// Returns true if so; false if not, or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_is_aborted(b: *const RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
     unsafe { state(b) }.is_some_and(|s| s.is_aborted())
 }
 
-/// Bounded `barrier_wait_next`: waits at most `usec` microseconds
-/// (`BARRIER_INFINITY`: no bound; 0: never blocks, but consumes what has
-/// already arrived).
+/// `barrier_wait_next()`, waiting at most `usec` microseconds.
 ///
-/// Returns 1 where `barrier_wait_next` returns true, 0 where it returns
-/// false because of an abort, -ETIMEDOUT if time ran out first, -EINVAL
-/// for NULL or before `barrier_set_role`, another negative errno if a
-/// syscall failed (which aborts the barrier on both sides). After
-/// -ETIMEDOUT the object is consistent: what was consumed stays consumed,
-/// and calling again waits for the same barrier.
-///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns as `barrier_sync_timeout()`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_next_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, -libc::EINVAL, |b| bounded(b.wait_next(usec))) }
 }
 
-/// Bounded `barrier_wait_abortion`: 1 if the other side aborted or exited
-/// and this side did not abort, 0 if both aborted, otherwise as
-/// `barrier_wait_next_timeout`.
+/// `barrier_wait_abortion()`, waiting at most `usec` microseconds.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns 1 if the other side aborted or exited and this side did not
+/// abort, 0 if both aborted, otherwise as `barrier_sync_timeout()`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_abortion_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, -libc::EINVAL, |b| bounded(b.wait_abortion(usec))) }
 }
 
-/// Bounded `barrier_sync_next`, returning as `barrier_wait_next_timeout`.
+/// `barrier_sync_next()`, waiting at most `usec` microseconds.
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns as `barrier_sync_timeout()`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_next_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, -libc::EINVAL, |b| bounded(b.sync_next(usec))) }
 }
 
-/// Bounded `barrier_sync`, returning as `barrier_wait_next_timeout`.
+/// `barrier_sync()`, waiting at most `usec` microseconds
+/// (`BARRIER_INFINITY`: no bound; 0: never blocks, but consumes what has
+/// already arrived).
 ///
-/// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
+/// Returns 1 where `barrier_sync()` returns true, 0 where it returns false
+/// because of an abort, -ETIMEDOUT if time ran out first, -EINVAL if `b`
+/// is NULL or before `barrier_set_role()`, another negative errno if a
+/// system call failed (which aborts the barrier on both sides). After
+/// -ETIMEDOUT the object is consistent: what was consumed stays consumed,
+/// and calling again waits for the same barrier.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe { with(b, -libc::EINVAL, |b| bounded(b.sync(usec))) }
 }
 
-/// For event loops (poll, epoll, sd-event, libuv): fills `fds` with what
-/// to watch for this end, this side's pipe end (hang-up and error, which
-/// poll reports whatever the events asked) and the other side's eventfd
-/// (`POLLIN`), in that order, and returns how many entries it filled (2).
+/// For event loops (poll(), epoll, sd-event, libuv): fills `fds`, which
+/// must have room for `n` entries, with what to watch for this end: this
+/// side's pipe end (hang-up and error, which poll() reports whatever the
+/// events asked) and the other side's eventfd (`POLLIN`), in that order.
 ///
-/// When one is ready, a `*_timeout` call with a timeout of 0 makes
+/// When one is ready, a `*_timeout()` call with a timeout of 0 makes
 /// progress without blocking. The descriptors stay the same for the life
-/// of the object, until a fatal error or `barrier_destroy`.
+/// of the object, until a fatal error or `barrier_destroy()`; they belong
+/// to the object and must not be closed by the caller.
 ///
-/// Returns -ENOBUFS if `n` is less than 2, -EBADF if the object holds no
-/// descriptors (never created, destroyed, or after a fatal error), -EINVAL
-/// before `barrier_set_role` or if `b` or `fds` is NULL.
-///
-/// # Safety
-/// `b` must be NULL or valid for reads of a `Barrier`; `fds` must be NULL
-/// or valid for writes of `n` entries.
+/// Returns the number of entries filled (2); -ENOBUFS if `n` is less than
+/// 2; -EBADF if the object holds no descriptors (never created, destroyed,
+/// or after a fatal error); -EINVAL before `barrier_set_role()` or if `b`
+/// or `fds` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_get_pollfds(
     b: *const RawBarrier,
@@ -346,15 +323,12 @@ pub unsafe extern "C" fn barrier_get_pollfds(
 /// Creates two ready ends of one barrier in `*parent` and `*child`, roles
 /// already set, each owning its own descriptors (3 each): for two threads
 /// of one process, or to hand one end to another process. Destroying one
-/// end is, for the other, the other side exiting.
+/// end is, for the other, the other side exiting. The two objects must
+/// not overlap.
 ///
-/// Returns 0, -EINVAL if either pointer is NULL or both are the same, or
-/// the error of the failing syscall; on failure both are `BARRIER_NULL`
-/// and nothing is left open.
-///
-/// # Safety
-/// Each pointer must be NULL or valid for writes of a `Barrier`, and the
-/// two must not overlap.
+/// Returns 0; -EINVAL if either pointer is NULL or both are the same; or
+/// the error of the failing system call. On failure both are
+/// `BARRIER_NULL` and nothing is left open.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_create_pair(
     parent: *mut RawBarrier,
@@ -372,18 +346,14 @@ pub unsafe extern "C" fn barrier_create_pair(
 
 /// After fork() and `barrier_set_role()`, before execve(): makes this
 /// end's descriptors survive execve() and writes `BARRIER_FDS=<...>` with a
-/// terminating NUL into `buf`, to put into the new program's environment,
-/// where `barrier_import_env()` takes the end over. Async-signal-safe: no
-/// allocation, no locks.
+/// terminating NUL into `buf`, which must have room for `size` bytes, to
+/// put into the new program's environment, where `barrier_import_env()`
+/// takes the end over. Async-signal-safe: no allocation, no locks.
 ///
 /// Returns the string's length (without the NUL); -ENOBUFS if `size` is
 /// too small (`BARRIER_ENV_MAX` always suffices); -EINVAL if `b` is NULL,
 /// `buf` is NULL while `size` is not 0, or the role is not set; -EBADF if
 /// the object lacks a descriptor. On any error nothing changes.
-///
-/// # Safety
-/// `b` must be NULL or valid for reads of a `Barrier`; `buf` must be NULL
-/// or valid for writes of `size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_export_env(
     b: *mut RawBarrier,
@@ -416,16 +386,14 @@ pub unsafe extern "C" fn barrier_export_env(
 /// In the program started by execve(): takes over the end that
 /// `$BARRIER_FDS` names, counter included, into `*b`. Checks that every
 /// descriptor is open and of the right kind (this needs /proc). On
-/// success the descriptors are close-on-exec again, the variable is
-/// removed from the environment, and 0 is returned.
+/// success the descriptors are close-on-exec again and the variable is
+/// removed from the environment. Like getenv() and unsetenv(), not
+/// thread-safe.
 ///
-/// On failure `*b` is `BARRIER_NULL` and nothing it does not own is
-/// closed: -ENOENT if the variable is unset, -EINVAL if its value is
-/// malformed (or `b` is NULL), -EBADF if a descriptor is closed or of the
-/// wrong kind. Like getenv() and unsetenv(), not thread-safe.
-///
-/// # Safety
-/// `b` must be NULL or valid for writes of a `Barrier`.
+/// Returns 0 on success. On failure `*b` is `BARRIER_NULL`, nothing it
+/// does not own is closed, and the return is -ENOENT if the variable is
+/// unset, -EINVAL if its value is malformed (or `b` is NULL), -EBADF if a
+/// descriptor is closed or of the wrong kind.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_import_env(b: *mut RawBarrier) -> c_int {
     // SAFETY: forwarded from the caller.

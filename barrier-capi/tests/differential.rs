@@ -3,7 +3,7 @@
 //! scripts of the model test run on both at once, through the C API,
 //! step by step, and every answer, every state and the open descriptors of
 //! the acting side must be the same in both, and as the model says. Then
-//! the differences the README lists ("Where it differs from systemd") are
+//! the differences that libbarrier(3) lists ("Differences from systemd") are
 //! checked to be exactly those.
 //!
 //! Both libraries are loaded at run time by `c-tests/reference/`, with
@@ -377,7 +377,7 @@ fn fields(b: &RawBarrier) -> (c_int, c_int, [c_int; 2], i64) {
     (b.me, b.them, b.pipe, b.barriers)
 }
 
-/// The cases of the README's "Where it differs from systemd", each with
+/// The cases of libbarrier(3)'s "Differences from systemd", each with
 /// what libbarrier and what systemd must do.
 #[allow(clippy::type_complexity)]
 const DIFFERENCES: &[(&str, fn(&Impl) -> u8, Seen, Seen)] = {
@@ -532,7 +532,7 @@ const DIFFERENCES: &[(&str, fn(&Impl) -> u8, Seen, Seen)] = {
     ]
 };
 
-/// Each difference the README lists, and nothing else: libbarrier and
+/// Each difference libbarrier(3) lists, and nothing else: libbarrier and
 /// systemd each do exactly what the table says.
 fn check_documented_differences(both: &[CApi; 2]) {
     let mut wrong = Vec::new();

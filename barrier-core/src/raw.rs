@@ -6,6 +6,14 @@
 //! eventfd) and READ (consume the other side's eventfd until the counter is
 //! at or below a limit, treating a hung-up pipe as an abort), and the
 //! operations built from them.
+//!
+//! # Safety
+//!
+//! The methods of [`RawBarrier`] marked `unsafe` read, write, close or
+//! change the flags of the descriptors the object names. Their common
+//! contract: every non-negative descriptor in the object is open and owned
+//! by it, so that nothing else in the process closes it or uses it other
+//! than through this object. [`crate::Barrier`] upholds this for Rust code.
 
 use crate::error::{Errno, Error};
 use crate::state::{State, ABORTION, SINGLE};
@@ -22,17 +30,12 @@ pub const INFINITY: u64 = u64::MAX;
 
 /// One end of a barrier, laid out as systemd's `struct Barrier`.
 ///
-/// A negative descriptor means "no descriptor". The fields are public
-/// because C callers read them directly; code that changes them by hand
-/// takes over the responsibility for the descriptors.
-///
-/// # Safety
-///
-/// The methods marked `unsafe` read, write, close or change the flags of
-/// the descriptors the object names. Their common contract: every
-/// non-negative descriptor in the object is open and owned by it, so that
-/// nothing else in the process closes it or uses it other than through
-/// this object. [`crate::Barrier`] upholds this for Rust code.
+/// A negative descriptor means "no descriptor". Programs may read the
+/// fields directly; a program that changes them by hand takes over the
+/// responsibility for the descriptors.
+//
+// This comment is the C header's documentation of `struct Barrier`; the
+// contract of the unsafe methods is in the module documentation.
 #[repr(C)]
 #[derive(Debug, PartialEq, Eq)]
 pub struct RawBarrier {
@@ -113,7 +116,7 @@ impl RawBarrier {
     /// [`RawBarrier::NULL`]. Safe to repeat.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn destroy(&mut self) {
         self.me = sys::close(self.me);
         self.them = sys::close(self.them);
@@ -127,7 +130,7 @@ impl RawBarrier {
     /// neither [`PARENT`] nor [`CHILD`].
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn set_role(&mut self, role: c_uint) {
         if self.pipe[0] < 0 || self.pipe[1] < 0 {
             return;
@@ -196,7 +199,7 @@ impl RawBarrier {
     /// is missing. On any error nothing has changed.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         let [hup_fd, them] = self.pollfds()?.map(|p| p.fd);
         if self.me < 0 {
@@ -399,7 +402,7 @@ impl RawBarrier {
     /// Places a barrier. Fails if either side aborted or the write failed.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn place(&mut self) -> Result<(), Error> {
         if self.state().is_aborted() {
             return Err(Error::Aborted);
@@ -412,7 +415,7 @@ impl RawBarrier {
     /// of a failed write.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn abort(&mut self) -> Result<(), Error> {
         if let Err(e @ Error::Os(_)) = self.write(ABORTION as u64) {
             return Err(e);
@@ -427,7 +430,7 @@ impl RawBarrier {
     /// placed.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn wait_next(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(State::next_limit, usec)
     }
@@ -436,7 +439,7 @@ impl RawBarrier {
     /// it succeeds unless we aborted too.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn wait_abortion(&mut self, usec: u64) -> Result<(), Error> {
         self.read(State::ABORTION_LIMIT, usec)?;
         if self.state().i_aborted() {
@@ -449,7 +452,7 @@ impl RawBarrier {
     /// once if none of ours is unmatched.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn sync_next(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(State::sync_next_limit, usec)
     }
@@ -457,7 +460,7 @@ impl RawBarrier {
     /// Waits until they placed at least as many barriers as we did.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn sync(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(|_| State::SYNC_LIMIT, usec)
     }
@@ -465,7 +468,7 @@ impl RawBarrier {
     /// Places a barrier, then syncs.
     ///
     /// # Safety
-    /// See [`RawBarrier`].
+    /// See the [module documentation](self).
     pub unsafe fn place_and_sync(&mut self, usec: u64) -> Result<(), Error> {
         // SAFETY: forwarded from the caller.
         unsafe { self.place()? };

@@ -4,13 +4,15 @@
 # Run by `meson test` (test "install"): installs the build into a
 # temporary DESTDIR, checks what landed there, then builds
 # examples/fork-sync.c with nothing but pkg-config's answers and runs it,
-# once linked with libbarrier.so and once fully static.
+# once linked with libbarrier.so and once fully static; checks and renders
+# the installed man pages.
 #
 #   check-install.sh MESON...
 #
 # The environment names the configuration: SOURCE_ROOT, BUILD_ROOT,
-# LIBDIR and INCLUDEDIR (absolute, with the prefix), LIBRARY_VERSION,
-# SOVERSION, NATIVE_LIBS (what rustc reports for the staticlib) and CC.
+# LIBDIR, INCLUDEDIR and MANDIR (absolute, with the prefix),
+# LIBRARY_VERSION, SOVERSION, NATIVE_LIBS (what rustc reports for the
+# staticlib), CC, and MANDOC and MAN (empty where not installed).
 set -euo pipefail
 
 fail() {
@@ -41,6 +43,13 @@ readelf -d -W "$lib/$real" | grep -q "(SONAME).*\[libbarrier.so.$SOVERSION\]" ||
 if readelf -d -W "$lib/$real" | grep -Eq '\((RPATH|RUNPATH)\)'; then
     fail "installed library has an RPATH or RUNPATH"
 fi
+
+# The man pages: a page or a symlink for every function, each rendered by
+# man(1) from the installed tree (where man is installed), mandoc's lint
+# clean.
+[ -f "$root$MANDIR/man3/libbarrier.3" ] || fail "no $MANDIR/man3/libbarrier.3"
+python3 "$SOURCE_ROOT/scripts/man.py" check "$SOURCE_ROOT/include/barrier.h" "$MANDOC" "$MAN" "$root$MANDIR/man3" ||
+    fail "the installed man pages"
 
 # Only the installed libbarrier.pc is visible, and its paths are rebased
 # into the DESTDIR; system directories are not left out of the flags.
