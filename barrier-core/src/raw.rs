@@ -56,8 +56,6 @@ fn deadline(usec: u64) -> Option<u64> {
 impl RawBarrier {
     /// An object that holds no descriptors; `destroy` on it is a no-op.
     /// (The C header spells it `BARRIER_NULL`.)
-    ///
-    /// cbindgen:ignore
     pub const NULL: RawBarrier = RawBarrier {
         me: -1,
         them: -1,
