@@ -15,6 +15,10 @@
  * test (barrier-capi/tests/footprint.rs) compares the library's exports
  * with this file and names any that is missing. A new entry point goes
  * into the test below that matches it best.
+ *
+ * The last test forks while another thread holds the allocator's lock,
+ * and runs in the child every call the documentation says is
+ * async-signal-safe.
  */
 #define _GNU_SOURCE
 /* This file defines mmap and mmap64 itself, so it must see them as two
@@ -26,6 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- the counting allocator ---------------------------------------------- */
@@ -62,6 +69,16 @@ static const char *_Atomic seen_first;
 static alignas(64) unsigned char arena[ARENA_SIZE];
 static atomic_size_t arena_used;
 
+/* The allocator's lock, as any allocator has one. A spin lock: it needs
+ * nothing from libc. */
+static atomic_flag arena_lock = ATOMIC_FLAG_INIT;
+
+/* When set, the next allocation stops inside the lock: it writes a byte
+ * to stall_pipe[1] and waits for one on release_pipe[0]. Only the test
+ * fork_while_another_thread_allocates sets it. */
+static atomic_int stall_next;
+static int stall_pipe[2] = { -1, -1 }, release_pipe[2] = { -1, -1 };
+
 static void note(const char *fn) {
         const char *none = NULL;
 
@@ -73,7 +90,24 @@ static void note(const char *fn) {
 
 /* A block of size bytes aligned to align (a power of two); its size is
  * kept in the word before it, for realloc. */
+static void *arena_alloc_locked(size_t align, size_t size);
+
 static void *arena_alloc(size_t align, size_t size) {
+        void *p;
+        char c = 1;
+
+        while (atomic_flag_test_and_set(&arena_lock))
+                ;
+        if (atomic_exchange(&stall_next, 0)) {
+                if (write(stall_pipe[1], &c, 1) != 1 || read(release_pipe[0], &c, 1) != 1)
+                        abort();
+        }
+        p = arena_alloc_locked(align, size);
+        atomic_flag_clear(&arena_lock);
+        return p;
+}
+
+static void *arena_alloc_locked(size_t align, size_t size) {
         size_t total, start, addr;
 
         if (align < MIN_ALIGN)
@@ -684,6 +718,135 @@ TEST(env_hand_over) {
         barrier_destroy(&parent);
 }
 
+/* The child of fork() in a multithreaded program may only make
+ * async-signal-safe calls: another thread may have held a lock, which in
+ * the child stays locked for ever. Here it does, deterministically: the
+ * helper thread is stopped inside the allocator, holding its lock, when
+ * the main thread forks. The child then makes every call the crate's
+ * documentation lists as async-signal-safe (every function but
+ * barrier_import_env) with counting on: an allocation is counted, and
+ * would also hang on the lock, which the parent's bounded waits turn into
+ * a failure. Returns 0, or the line of the first failed check. */
+#ifndef SANITIZER_ALLOCATOR
+#define CHILD_CHECK(cond)                                                    \
+        do {                                                                 \
+                if (!(cond))                                                 \
+                        return __LINE__;                                     \
+        } while (0)
+
+static int child_after_fork(Barrier *b) {
+        Barrier c = BARRIER_NULL, p = BARRIER_NULL, q = BARRIER_NULL, *cp;
+        struct pollfd fds[2];
+        char env[BARRIER_ENV_MAX];
+
+        arm();
+        barrier_set_role(b, BARRIER_CHILD);
+        CHILD_CHECK(barrier_get_pollfds(b, fds, 2) == 2);
+        CHILD_CHECK(!barrier_is_aborted(b) && !barrier_i_aborted(b));
+        CHILD_CHECK(!barrier_they_aborted(b) && !barrier_we_aborted(b));
+        CHILD_CHECK(barrier_place_and_sync(b));
+
+        CHILD_CHECK(barrier_create(&c) == 0);
+        barrier_set_role(&c, BARRIER_PARENT);
+        CHILD_CHECK(barrier_destroy(&c) == NULL);
+        CHILD_CHECK(barrier_init(&c) == 0);
+        cp = &c;
+        barrier_destroyp(&cp);
+
+        CHILD_CHECK(barrier_create_pair(&p, &q) == 0);
+        CHILD_CHECK(barrier_place(&p));
+        CHILD_CHECK(barrier_wait_next(&q));
+        CHILD_CHECK(barrier_place(&q));
+        CHILD_CHECK(barrier_sync(&p));
+        CHILD_CHECK(barrier_sync_next(&p));
+        CHILD_CHECK(barrier_wait_next_timeout(&q, 0) == -ETIMEDOUT);
+        CHILD_CHECK(barrier_sync_timeout(&p, 0) == 1);
+        CHILD_CHECK(barrier_sync_next_timeout(&p, 0) == 1);
+        CHILD_CHECK(barrier_export_env(&q, env, sizeof(env)) > 0);
+        CHILD_CHECK(barrier_abort(&q));
+        CHILD_CHECK(barrier_wait_abortion_timeout(&p, 0) == 1);
+        CHILD_CHECK(barrier_wait_abortion(&p));
+        barrier_destroy(&q);
+        barrier_destroy(&p);
+
+        /* Not barrier_abort(b): an abort that arrives with the barrier
+         * placed above, in one read, would hide that barrier from the
+         * parent's sync. The exit is what ends the parent's last wait. */
+        CHILD_CHECK(disarm() == 0);
+        return 0;
+}
+
+static void *allocate_and_stall(void *arg) {
+        char c;
+        void *p;
+        bool ok;
+
+        /* Wait until the main thread is out of pthread_create(), which
+         * may allocate too, then allocate: this stops inside the lock. */
+        if (read(release_pipe[0], &c, 1) != 1)
+                return NULL;
+        atomic_store(&stall_next, 1);
+        p = malloc(32);
+        ok = p && in_arena(p);
+        free(p);
+        /* non-NULL: the allocation, once released, came from the arena */
+        return ok ? arg : NULL;
+}
+#endif
+
+TEST(fork_while_another_thread_allocates) {
+#ifdef SANITIZER_ALLOCATOR
+        fprintf(stderr, "note: built with a sanitizer that owns the allocator: not run\n");
+#else
+        Barrier b = BARRIER_NULL;
+        pthread_t helper;
+        void *p, *done;
+        pid_t pid;
+        char c = 1;
+        int status, r, line = -2;
+
+        p = malloc(1);
+        if (!in_arena(p)) {
+                fprintf(stderr, "note: another allocator (valgrind?) replaced this program's: not run\n");
+                return;
+        }
+        CHECK_INT(pipe2(stall_pipe, O_CLOEXEC), 0);
+        CHECK_INT(pipe2(release_pipe, O_CLOEXEC), 0);
+        CHECK_INT(barrier_create(&b), 0);
+        CHECK_INT(pthread_create(&helper, NULL, allocate_and_stall, &b), 0);
+        CHECK_INT(write(release_pipe[1], &c, 1), 1);
+        /* the helper now holds the allocator's lock, and keeps it */
+        CHECK_INT(read(stall_pipe[0], &c, 1), 1);
+        pid = fork();
+        if (pid == 0)
+                _exit(child_after_fork(&b));
+        r = -1;
+        if (pid > 0) {
+                barrier_set_role(&b, BARRIER_PARENT);
+                /* Bounds that a working child never comes near, below the
+                 * harness's watchdog: a child that hangs on the lock is a
+                 * failure that names itself, not a hung test. */
+                r = barrier_place(&b) ? barrier_sync_timeout(&b, 20 * 1000000ULL) : -1;
+                if (r == 1)
+                        r = barrier_wait_abortion_timeout(&b, 20 * 1000000ULL);
+                if (r != 1)
+                        kill(pid, SIGKILL);
+                line = waitpid(pid, &status, 0) != pid ? -2 : WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        /* Let the helper finish its allocation before anything here may
+         * allocate (a failed check prints). */
+        if (write(release_pipe[1], &c, 1) != 1)
+                abort();
+        CHECK_INT(pthread_join(helper, &done), 0);
+        CHECK(pid > 0);
+        if (line != 0)
+                harness_fail(__FILE__, __LINE__, "the child failed the check on line %d (-1: it hung and was killed)", line);
+        CHECK_INT(r, 1);
+        barrier_destroy(&b);
+        CHECK(done == &b);
+#endif
+}
+
 static const struct test tests[] = {
         TEST_ENTRY(counting_works),
         TEST_ENTRY(null_and_misuse),
@@ -692,6 +855,7 @@ static const struct test tests[] = {
         TEST_ENTRY(exit_of_the_other_side),
         TEST_ENTRY(pair_and_pollfds),
         TEST_ENTRY(env_hand_over),
+        TEST_ENTRY(fork_while_another_thread_allocates),
 };
 
 int main(int argc, char **argv) {

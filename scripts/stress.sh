@@ -57,7 +57,7 @@ for ((i = 1; i <= n; i++)); do
         fi
     done
     clean_suites=$((clean_suites + suite_ok))
-    if ((n >= 100 && i % (n / 10) == 0)); then
+    if ((n >= 10 && i % (n / 10) == 0)); then
         echo "stress: $i of $n suite runs done, $failed program runs failed so far ($((SECONDS - start)) s)"
     fi
 done

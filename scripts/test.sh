@@ -1,21 +1,83 @@
 #!/usr/bin/env bash
-# Every test: formatting, lints, the Rust tests and the C suite (static and
-# shared library) through cargo, then the meson build and its tests.
+# Every test: formatting, lints, the documentation, the crate's package,
+# the Rust tests and the C suite (static and shared library) through
+# cargo, the meson build and its tests, sanitizers, fuzzing and the stress
+# run. Each phase starts with a header; a summary of every phase closes the
+# run, its last line "test.sh: N passed, M failed" counting phases. The
+# first failing phase ends the run (after the summary) with status 1.
+#
+# Needs a Debian machine with a Rust toolchain, and root (or sudo) when
+# setup.sh must install Debian packages. About 10 minutes on 2 CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 
-cargo fmt --all --check
-cargo clippy --locked --workspace --all-targets -- -D warnings
-cargo clippy --locked -p barrier-core --features tokio --all-targets -- -D warnings
+names=()
+results=()
+summary() {
+    local passed=0 failed=0 i
+    echo
+    echo "test.sh: summary of the phases:"
+    for i in "${!names[@]}"; do
+        printf '  %-5s %s\n' "${results[$i]%% *}" "${names[$i]} ${results[$i]#* }"
+        case ${results[$i]} in pass*) passed=$((passed + 1)) ;; FAIL*) failed=$((failed + 1)) ;; esac
+    done
+    echo "test.sh: $passed passed, $failed failed"
+}
+# phase NAME COMMAND...: runs COMMAND (a function or a program) with -e in
+# a subshell, under a header, and records how it ended and how long it took.
+phase() {
+    local name=$1 start=$SECONDS status
+    shift
+    echo
+    echo "==== test.sh: $name ===="
+    set +e
+    (set -e; "$@")
+    status=$?
+    set -e
+    names+=("$name")
+    if [ "$status" -eq 0 ]; then
+        results+=("pass ($((SECONDS - start)) s)")
+    else
+        results+=("FAIL (exit $status after $((SECONDS - start)) s)")
+        summary
+        exit 1
+    fi
+}
+
+setup() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test.sh: not root: setup.sh can install missing Debian packages only with root's rights"
+    fi
+    bash scripts/setup.sh
+}
+phase "setup (installs what is missing: Debian packages with apt-get, meson and ninja)" setup
+
+phase "format (cargo fmt --check)" cargo fmt --all --check
+phase "lints (cargo clippy -D warnings)" cargo clippy --locked --workspace --all-targets -- -D warnings
+phase "lints of AsyncBarrier (cargo clippy --features tokio -D warnings)" \
+    cargo clippy --locked -p barrier-core --features tokio --all-targets -- -D warnings
+
+rustdoc() {
+    RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p barrier-core
+}
+phase "rustdoc of barrier-core, warnings as errors" rustdoc
+# Packages the crate as crates.io would receive it and builds the package
+# (needs the crates.io index). --allow-dirty: uncommitted changes being
+# tested are packaged as they are.
+phase "crate package (cargo publish --dry-run -p barrier-core)" \
+    cargo publish --dry-run --locked --allow-dirty -p barrier-core
+
 # The model and differential tests draw their scripts from this seed;
 # MODEL_SEED=N bash scripts/test.sh runs the same scripts again.
 export MODEL_SEED=${MODEL_SEED:-$(date +%s%N)}
 echo "test.sh: MODEL_SEED=$MODEL_SEED"
-cargo test --locked --workspace
-# AsyncBarrier (feature tokio): its tests and its documentation's example.
-cargo test --locked -p barrier-core --features tokio --test async_tokio
-cargo test --locked -p barrier-core --features tokio --doc
+phase "cargo test: Rust tests and doc tests, model and differential tests, the C suite" \
+    cargo test --locked --workspace
+async_tests() {
+    cargo test --locked -p barrier-core --features tokio --test async_tokio
+    cargo test --locked -p barrier-core --features tokio --doc
+}
+phase "cargo test --features tokio: AsyncBarrier's tests and doc tests" async_tests
 
 # The meson build, twice: as set up by default (a debug build, cargo's
 # debug-c profile), and as shipped (release, linked by lld, which also
@@ -31,16 +93,20 @@ meson_test() { # build-dir setup-options...
     meson compile -C "$build"
     meson test -C "$build" --print-errorlogs
 }
-meson_test target/meson
-meson_test target/meson-release --buildtype=release -Dlinker=lld
+phase "meson build and tests, debug (target/meson)" meson_test target/meson
+phase "meson build and tests, release linked by lld (target/meson-release)" \
+    meson_test target/meson-release --buildtype=release -Dlinker=lld
 
 # The C suite under valgrind memcheck (errors, descriptors the library
 # leaves open) and built with AddressSanitizer and UBSan.
-bash scripts/sanitize.sh
+phase "valgrind, ASan and UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
 
 # A short fuzzing run of barrier_import_env(); longer ones by hand.
-bash scripts/fuzz.sh 20
+phase "fuzzing barrier_import_env for 20 s (scripts/fuzz.sh)" bash scripts/fuzz.sh 20
 
-# The C suite repeated while busy loops load every CPU. Last, so that its
-# "N passed, M failed" closes the run.
-bash scripts/stress.sh 30
+# The C suite repeated while busy loops load every CPU; the longest phase,
+# which reports every tenth of its runs.
+phase "stress: the C suite 30 times under CPU load (scripts/stress.sh, several minutes)" \
+    bash scripts/stress.sh 30
+
+summary

@@ -164,9 +164,12 @@ impl Barrier {
         Ok((Barrier { raw: parent }, Barrier { raw: child }))
     }
 
-    /// What an event loop should watch for this end: when either entry
-    /// reports an event, a bounded call with a zero timeout makes progress
-    /// without blocking. `Err(Error::Os(EINVAL))` before the role is set.
+    /// What an event loop should watch for this end, in this order: our
+    /// pipe end (`POLLHUP`; hang-up and error are reported whatever the
+    /// events ask), then the other side's eventfd (`POLLIN`). When either
+    /// entry reports an event, a bounded call with a zero timeout makes
+    /// progress without blocking. `Err(Error::Os(EINVAL))` before the role
+    /// is set.
     pub fn pollfds(&self) -> Result<[libc::pollfd; 2], Error> {
         self.raw.pollfds().map_err(Error::Os)
     }
@@ -283,8 +286,10 @@ impl Barrier {
         Ok(child)
     }
 
-    /// The two descriptors to watch, borrowed: the other side's eventfd
-    /// (readable) and our pipe end (hang-up). `None` before the role is set.
+    /// The two descriptors to watch, borrowed, in the order of
+    /// [`Barrier::pollfds`]: first our pipe end (hang-up: the other side is
+    /// gone), then the other side's eventfd (readable: they placed or
+    /// aborted). `None` before the role is set.
     pub fn as_fds(&self) -> Option<[std::os::fd::BorrowedFd<'_>; 2]> {
         let fds = self.raw.pollfds().ok()?;
         // SAFETY: both descriptors are open and owned by self, which the

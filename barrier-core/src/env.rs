@@ -17,9 +17,10 @@ pub const VAR: &str = "BARRIER_FDS";
 /// The variable's name for libc.
 pub(crate) const VAR_C: &CStr = c"BARRIER_FDS";
 
-/// Bytes that always hold `BARRIER_FDS=...` with its terminating NUL: the
-/// name and `=` (12), four descriptors of at most 11 characters, a counter
-/// of at most 20, four commas and the NUL make 81.
+/// Bytes that always hold `BARRIER_FDS=...` with its terminating NUL
+/// (the C header's `BARRIER_ENV_MAX`). The longest text needs 81: the name
+/// and `=` (12), four descriptors of at most 11 characters, a counter of
+/// at most 20, four commas and the NUL; 96 leaves room to spare.
 pub const ENV_MAX: usize = 96;
 
 /// Appends to a fixed buffer without panicking; reports overflow instead.

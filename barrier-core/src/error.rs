@@ -22,8 +22,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// The negative errno a C caller sees for this error in the bounded
-    /// calls (`Aborted` is not an errno there; it maps to `-ECANCELED`).
+    /// This error as a negative errno, for callers that need one number
+    /// for every error: `Aborted` is `-ECANCELED`, `TimedOut` is
+    /// `-ETIMEDOUT`, `Os(e)` is `-e`.
+    ///
+    /// The C library's bounded calls (`barrier_sync_timeout` and the
+    /// like) use it for `TimedOut` and `Os` only: an abort is not an error
+    /// there, and they return 0 for it.
     pub const fn to_negative_errno(self) -> i32 {
         match self {
             Error::Aborted => -libc::ECANCELED,

@@ -8,22 +8,119 @@
 //!
 //! The barrier is two eventfds, one per direction, and a pipe whose hang-up
 //! reveals that the other side is gone. Its whole state is one signed
-//! counter (see [`State`]).
+//! counter (see [`State`]). It allocates nothing.
 //!
 //! - [`Barrier`] is the owned Rust API.
-//! - [`RawBarrier`] works in place on the C layout; the C library is a thin
-//!   layer over it.
+//! - [`RawBarrier`] works in place on the C layout; the C library
+//!   (`libbarrier`, a drop-in for systemd's `barrier.h`) is a thin layer
+//!   over it.
 //! - [`state`] is the pure state machine; a private module holds every
 //!   syscall.
+//! - [`env`](mod@env) formats and parses the `BARRIER_FDS` variable that carries
+//!   one end across `execve()`.
 //!
-//! The crate is `no_std` apart from the `std` feature (on by default), which
-//! adds conversions into `std::io::Error`. The `tokio` feature (off by
-//! default) adds [`AsyncBarrier`], whose waits are futures on tokio's
-//! reactor.
+//! The crate is `no_std` apart from the `std` feature (on by default),
+//! which adds conversions into `std::io::Error`, [`Barrier::spawn`] and
+//! [`Barrier::as_fds`]. The `tokio` feature (off by default) adds
+//! [`AsyncBarrier`], whose waits are futures on tokio's reactor.
+//!
+//! **Linux only.** It is built on eventfd, `pipe2`, `ppoll` and
+//! `/proc/self/fd`; on any other target the crate fails to compile with an
+//! error that says so.
+//!
+//! # Example
+//!
+//! A parent and the child it forks pass two sync points together; then the
+//! child exits, and the parent sees the exit as the child's abort.
+//!
+//! ```
+//! use barrier_core::{Barrier, Error, Role};
+//!
+//! let mut barrier = Barrier::new()?;
+//! // SAFETY: this program has one thread; the child only uses the barrier
+//! // (which is async-signal-safe, see below) and leaves with _exit().
+//! let pid = unsafe { libc::fork() };
+//! assert!(pid >= 0, "fork failed");
+//! if pid == 0 {
+//!     barrier.set_role(Role::Child);
+//!     let ok = barrier.place_and_sync().is_ok() && barrier.place_and_sync().is_ok();
+//!     // SAFETY: _exit ends the child without running the parent's destructors.
+//!     unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+//! }
+//! barrier.set_role(Role::Parent);
+//! barrier.place_and_sync()?; // both reached the first point
+//! barrier.place_and_sync()?; // and the second
+//! // The child has nothing more to place: its exit is what ends this wait.
+//! assert_eq!(barrier.wait_next(), Err(Error::Aborted));
+//! assert!(barrier.state().they_aborted());
+//!
+//! let mut status = 0;
+//! // SAFETY: status is a valid out-pointer and pid is our child.
+//! assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+//! assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! In `Cargo.toml`:
+//!
+//! ```toml
+//! [dependencies]
+//! barrier-core = "0.1"
+//! ```
+//!
+//! # Threads
+//!
+//! One end is one party: it must not be used from two threads at once.
+//! Every call that changes an end takes `&mut self`, so safe Rust cannot
+//! do it; [`Barrier`] is `Send`, so an end may move to another thread.
+//! In C (and through [`RawBarrier`]) nothing stops it, and the outcome of
+//! two concurrent calls on one object is undefined: the counter is a plain
+//! integer, and two readers would take each other's barriers. For two
+//! threads of one process make two ends with [`Barrier::pair`], one per
+//! thread.
+//!
+//! # Signals
+//!
+//! No call returns early because of a signal. A wait interrupted by a
+//! signal handler (`EINTR`, with or without `SA_RESTART`) goes on waiting,
+//! a bounded one for the rest of its time, measured on the monotonic
+//! clock; a write interrupted the same way is retried. The waits leave the
+//! signal mask alone. To stop a wait from elsewhere, use the bounded
+//! calls, or let the other side abort or exit.
+//!
+//! # Async-signal-safety
+//!
+//! Every call is made of syscalls (`eventfd2`, `pipe2`, `close`, `read`,
+//! `write`, `ppoll`, `fcntl`, `clock_gettime`) on the object's own
+//! descriptors: none allocates, takes a lock, or touches state shared with
+//! other threads. So these may run where only async-signal-safe functions
+//! may, such as in the child of `fork()` in a multithreaded program,
+//! before `execve()`, or in a signal handler that uses an object the
+//! interrupted code is not using:
+//!
+//! - [`Barrier`]: `new`, `pair`, `set_role`, `place`, `abort`, every wait
+//!   (bounded or not), `place_and_sync`, `state`, `pollfds`, `as_raw`,
+//!   `into_raw`, `from_raw`, and dropping it;
+//! - [`RawBarrier`]: every method except `import_env`, including
+//!   [`RawBarrier::export_env`], which prepares an end for `execve()`;
+//! - the C library: every function except `barrier_import_env`.
+//!
+//! Not async-signal-safe: [`Barrier::from_env`] and
+//! [`RawBarrier::import_env`] (`barrier_import_env`), which read and change
+//! the environment; [`Barrier::spawn`], which uses `std::process`; and the
+//! conversion of an [`Error`] into `std::io::Error`, which may allocate.
+//! The C suite's `test-noalloc` checks that no call allocates, and forks
+//! from a process whose other thread holds the allocator's lock to run
+//! every call on this list in the child.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "barrier-core supports Linux only: it is built on eventfd, pipe2, ppoll and /proc/self/fd"
+);
 
 #[cfg(feature = "std")]
 extern crate std;
@@ -50,7 +147,11 @@ pub use state::State;
 /// For no_std libraries built on this crate (such as the C library): the
 /// decision must follow this crate's features, which a workspace build may
 /// turn on for every crate at once.
+///
+/// Not part of the public API: it exists for the C library of this
+/// workspace and may change in any release.
 #[cfg(not(feature = "std"))]
+#[doc(hidden)]
 #[macro_export]
 macro_rules! panic_handler_unless_std {
     () => {
@@ -64,7 +165,11 @@ macro_rules! panic_handler_unless_std {
 
 /// Defines a `#[panic_handler]` that aborts, unless this crate was built
 /// with its `std` feature, in which case std provides the handler.
+///
+/// Not part of the public API: it exists for the C library of this
+/// workspace and may change in any release.
 #[cfg(feature = "std")]
+#[doc(hidden)]
 #[macro_export]
 macro_rules! panic_handler_unless_std {
     () => {};

@@ -56,17 +56,28 @@ fn deadline(usec: u64) -> Option<u64> {
     (usec != INFINITY).then(|| sys::now_nsec().saturating_add(usec.saturating_mul(1000)))
 }
 
-impl RawBarrier {
-    /// An object that holds no descriptors; `destroy` on it is a no-op.
-    /// (The C header spells it `BARRIER_NULL`.)
-    ///
-    /// cbindgen:ignore
-    pub const NULL: RawBarrier = RawBarrier {
-        me: -1,
-        them: -1,
-        pipe: [-1, -1],
-        barriers: 0,
+// `RawBarrier::NULL` is defined through this macro so that cbindgen, which
+// reads this crate's source for the C header without expanding macros,
+// does not emit it: the header has its own `BARRIER_NULL` (cbindgen.toml).
+// A `cbindgen:ignore` line in its doc comment would do the same, but would
+// show in the rustdoc.
+macro_rules! null_constant {
+    ($(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub const NULL: RawBarrier = RawBarrier {
+            me: -1,
+            them: -1,
+            pipe: [-1, -1],
+            barriers: 0,
+        };
     };
+}
+
+impl RawBarrier {
+    null_constant! {
+        /// An object that holds no descriptors; `destroy` on it is a no-op.
+        /// (The C header spells it `BARRIER_NULL`.)
+    }
 
     /// Makes the two eventfds and the pipe, counter 0. Whatever the object
     /// held before is overwritten, not closed. On failure nothing is left
