@@ -59,6 +59,7 @@ phase "lints of AsyncBarrier (cargo clippy --features tokio -D warnings)" \
 
 rustdoc() {
     RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p barrier-core
+    RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p barrier-core --features tokio
 }
 phase "rustdoc of barrier-core, warnings as errors" rustdoc
 # Packages the crate as crates.io would receive it and builds the package

@@ -22,7 +22,7 @@
 //! The crate is `no_std` apart from the `std` feature (on by default),
 //! which adds conversions into `std::io::Error`, [`Barrier::spawn`] and
 //! [`Barrier::as_fds`]. The `tokio` feature (off by default) adds
-//! [`AsyncBarrier`], whose waits are futures on tokio's reactor.
+//! `AsyncBarrier`, whose waits are futures on tokio's reactor.
 //!
 //! **Linux only.** It is built on eventfd, `pipe2`, `ppoll` and
 //! `/proc/self/fd`; on any other target the crate fails to compile with an
