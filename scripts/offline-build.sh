@@ -56,7 +56,7 @@ fi
 "${netns[@]}" bash "$PWD/scripts/offline-build.sh" --inside "$src" "$work"
 
 # Nothing was fetched, and libc was compiled from vendor/.
-[ -z "$(ls -A "$work/cargo-home")" ] || fail "cargo wrote to CARGO_HOME: $(ls -A "$work/cargo-home")"
+[ ! -e "$work/cargo-home/registry" ] && [ ! -e "$work/cargo-home/git" ] || fail "cargo fetched crates into CARGO_HOME"
 grep -qs "$src/vendor/libc-" "$work"/build/cargo/release/deps/libc-*.d || fail "libc was not compiled from vendor/"
 
 stage=$work/stage
