@@ -43,7 +43,7 @@ src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'libbarrier-*')
 libc_src=$(find "$src/vendor" -mindepth 2 -maxdepth 3 -path '*/libc-*/src/lib.rs')
 [ -s "$libc_src" ] || fail "the tarball has no vendored libc"
 echo "offline-build: vendored: $(find "$src/vendor" -mindepth 1 -maxdepth 1 | wc -l) crates," \
-    "$(du -s --block-size=1K "$src/vendor" | cut -f1) KiB; with sources: " \
+    "$(du -s --block-size=1K "$src/vendor" | cut -f1) KiB; with sources:" \
     "$(cd "$src/vendor" && find . -mindepth 2 -maxdepth 2 -name src -exec sh -c '[ -s "$1/lib.rs" ] && dirname "$1"' _ {} \; | sed 's|^\./||' | tr '\n' ' ')"
 
 netns=()

@@ -29,6 +29,10 @@ meson_test() { # build-dir setup-options...
 meson_test target/meson
 meson_test target/meson-release --buildtype=release -Dlinker=lld
 
+# The release tarball (meson dist, with the vendored crates), built, tested
+# and installed with cargo offline, as a packager builds it.
+bash scripts/offline-build.sh
+
 # The C suite under valgrind memcheck (errors, descriptors the library
 # leaves open) and built with AddressSanitizer and UBSan.
 bash scripts/sanitize.sh
