@@ -38,7 +38,9 @@ def main(argv):
 
     cmd = [cargo, "build", "--locked", "-p", "barrier-capi",
            "--manifest-path", manifest, "--target-dir", target_dir] + profile_args
-    r = subprocess.run(cmd)
+    # From the source root, so that cargo reads the .cargo/config.toml
+    # there: a release tarball's, which points crates-io at vendor/.
+    r = subprocess.run(cmd, cwd=os.path.dirname(os.path.abspath(manifest)))
     if r.returncode != 0:
         sys.exit(r.returncode)
 

@@ -8,6 +8,8 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v c++ >/dev/null || need_apt+=(g++)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v xz >/dev/null || need_apt+=(xz-utils)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 # systemd's own barrier, which the differential test and the C suite load

@@ -98,6 +98,10 @@ phase "meson build and tests, debug (target/meson)" meson_test target/meson
 phase "meson build and tests, release linked by lld (target/meson-release)" \
     meson_test target/meson-release --buildtype=release -Dlinker=lld
 
+# The release tarball (meson dist, with the vendored crates), built, tested
+# and installed with cargo offline, as a packager builds it.
+bash scripts/offline-build.sh
+
 # The C suite under valgrind memcheck (errors, descriptors the library
 # leaves open) and built with AddressSanitizer and UBSan.
 phase "valgrind, ASan and UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
