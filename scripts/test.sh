@@ -100,7 +100,8 @@ phase "meson build and tests, release linked by lld (target/meson-release)" \
 
 # The release tarball (meson dist, with the vendored crates), built, tested
 # and installed with cargo offline, as a packager builds it.
-bash scripts/offline-build.sh
+phase "release tarball built, tested and installed offline (scripts/offline-build.sh)" \
+    bash scripts/offline-build.sh
 
 # The C suite under valgrind memcheck (errors, descriptors the library
 # leaves open) and built with AddressSanitizer and UBSan.
