@@ -319,3 +319,53 @@ fn header_compiles_as_cxx17() {
         .expect("running the C++ compiler");
     assert!(status.success(), "barrier.h does not compile as C++17");
 }
+
+/// examples/loop-*.c compile as strict C11 against the shared library and
+/// run: three rounds through the loop, then the child's exit.
+mod loop_examples {
+    use super::*;
+
+    fn run_example(name: &str, package: &str) {
+        let Some(flags) = loop_flags(package) else {
+            return;
+        };
+        let bin_dir = out_dir().join("bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        let exe = bin_dir.join(format!("example-{name}"));
+        let lib = library_dir();
+        let status = strict_c()
+            .arg("-I")
+            .arg(root().join("include"))
+            .arg(root().join(format!("examples/{name}.c")))
+            .arg("-o")
+            .arg(&exe)
+            .arg("-L")
+            .arg(lib)
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .arg("-lbarrier")
+            .args(&flags)
+            .status()
+            .expect("running the C compiler");
+        assert!(status.success(), "compiling examples/{name}.c failed");
+        let out = Command::new(&exe)
+            .env("LD_LIBRARY_PATH", lib)
+            .output()
+            .expect("running the example");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        print!("{stdout}");
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{name} exited with {}", out.status);
+        assert!(stdout.contains("round 3 synced"), "{name}: {stdout}");
+        assert!(!stdout.contains("round 4"), "{name}: {stdout}");
+    }
+
+    #[test]
+    fn sdevent() {
+        run_example("loop-sdevent", "libsystemd");
+    }
+
+    #[test]
+    fn glib() {
+        run_example("loop-glib", "glib-2.0");
+    }
+}
