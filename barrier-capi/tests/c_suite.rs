@@ -326,8 +326,12 @@ mod loop_examples {
     use super::*;
 
     fn run_example(name: &str, package: &str) {
-        let Some(flags) = loop_flags(package) else {
-            return;
+        let flags = match package {
+            "" => Vec::new(),
+            _ => match loop_flags(package) {
+                Some(flags) => flags,
+                None => return,
+            },
         };
         let bin_dir = out_dir().join("bin");
         std::fs::create_dir_all(&bin_dir).unwrap();
@@ -367,5 +371,15 @@ mod loop_examples {
     #[test]
     fn glib() {
         run_example("loop-glib", "glib-2.0");
+    }
+
+    #[test]
+    fn uv() {
+        run_example("loop-uv", "libuv");
+    }
+
+    #[test]
+    fn epoll() {
+        run_example("loop-epoll", "");
     }
 }
