@@ -21,6 +21,10 @@ compgen -G '/usr/lib/*/systemd/libsystemd-shared-*.so' >/dev/null ||
 command -v mandoc >/dev/null || need_apt+=(mandoc)
 command -v man >/dev/null || need_apt+=(man-db)
 command -v abidiff >/dev/null || need_apt+=(abigail-tools)
+# The event loops of the C tests and examples (sd-event, GLib, libuv).
+for dev in libsystemd:libsystemd-dev glib-2.0:libglib2.0-dev libuv:libuv1-dev; do
+    { command -v pkg-config >/dev/null && pkg-config --exists "${dev%%:*}"; } || need_apt+=("${dev#*:}")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

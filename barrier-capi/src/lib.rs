@@ -273,7 +273,9 @@ pub unsafe extern "C" fn barrier_sync_next_timeout(b: *mut RawBarrier, usec: u64
 /// is NULL or before `barrier_set_role()`, another negative errno if a
 /// system call failed (which aborts the barrier on both sides). After
 /// -ETIMEDOUT the object is consistent: what was consumed stays consumed,
-/// and calling again waits for the same barrier.
+/// and calling again waits for the same barrier. In an event loop, the
+/// descriptors of `barrier_get_pollfds()` are watched after -ETIMEDOUT
+/// only: any other result ends the watch.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
@@ -289,6 +291,21 @@ pub unsafe extern "C" fn barrier_sync_timeout(b: *mut RawBarrier, usec: u64) -> 
 /// progress without blocking. The descriptors stay the same for the life
 /// of the object, until a fatal error or `barrier_destroy()`; they belong
 /// to the object and must not be closed by the caller.
+///
+/// Watch them only while a bounded call has just returned -ETIMEDOUT.
+/// When a call returns 1 (done), 0 (aborted, or the other side is gone) or
+/// another negative errno, remove the watches before anything else, and
+/// watch again only when a later bounded call returns -ETIMEDOUT. Watching
+/// longer makes the loop spin: after 0 the other side's pipe end stays
+/// hung up, after 1 their eventfd may stay readable (a call with nothing
+/// to wait for returns 1 without reading it), and both are level-triggered.
+/// An errno other than -ETIMEDOUT is the only case in which the library
+/// has closed its pipe end; its number may be reused by the next
+/// descriptor opened, so the watch must go before this thread opens one
+/// (in a threaded program, another thread opening a descriptor meanwhile
+/// can still take the number). Removing means removing the watch (a
+/// source, a handle, an epoll entry): an interest set of 0 does not stop
+/// the hang-up from being reported.
 ///
 /// Returns the number of entries filled (2); -ENOBUFS if `n` is less than
 /// 2; -EBADF if the object holds no descriptors (never created, destroyed,

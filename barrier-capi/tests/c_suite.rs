@@ -25,6 +25,11 @@ enum Link {
 
 /// Compiles c-tests/test-NAME.c with the harness against the library.
 fn build_program(name: &str, link: Link) -> PathBuf {
+    build_program_with(name, link, &[])
+}
+
+/// The same, with `extra` (libraries, from pkg-config) after the sources.
+fn build_program_with(name: &str, link: Link, extra: &[String]) -> PathBuf {
     let bin_dir = out_dir().join("bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
     let suffix = match link {
@@ -61,6 +66,7 @@ fn build_program(name: &str, link: Link) -> PathBuf {
                 .arg("-ldl");
         }
     }
+    cmd.args(extra);
     let status = cmd.status().expect("running the C compiler");
     assert!(status.success(), "compiling {name} ({suffix}) failed");
     exe
@@ -68,7 +74,11 @@ fn build_program(name: &str, link: Link) -> PathBuf {
 
 /// Runs a C test program; it must exit 0 after printing "N passed, 0 failed".
 fn run_program(name: &str, link: Link) {
-    let exe = build_program(name, link);
+    run_program_with(name, link, &[]);
+}
+
+fn run_program_with(name: &str, link: Link, extra: &[String]) {
+    let exe = build_program_with(name, link, extra);
     // cargo points LD_LIBRARY_PATH at its own target directory, which would
     // win over the rpath and load a library built for the test profile.
     let out = Command::new(&exe)
@@ -80,6 +90,38 @@ fn run_program(name: &str, link: Link) {
     print!("{stdout}");
     eprint!("{stderr}");
     check_summary(&exe, &stdout, &out.status, false);
+}
+
+/// `pkg-config --cflags --libs` of an event loop's library; None (a
+/// printed skip) if it is not installed, except in CI, where that fails.
+fn loop_flags(package: &str) -> Option<Vec<String>> {
+    let out = Command::new("pkg-config")
+        .args(["--cflags", "--libs", package])
+        .output();
+    match out {
+        Ok(out) if out.status.success() => Some(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        ),
+        _ => {
+            assert!(
+                reference_optional(),
+                "pkg-config finds no {package}, and CI is set (scripts/setup.sh installs it)"
+            );
+            println!("skipped: pkg-config finds no {package} (scripts/setup.sh installs it)");
+            None
+        }
+    }
+}
+
+/// Runs c-tests/test-loop-NAME.c, built with its loop's library.
+fn run_loop_program(name: &str, package: &str, link: Link) {
+    if let Some(flags) = loop_flags(package) {
+        run_program_with(&format!("loop-{name}"), link, &flags);
+    }
 }
 
 /// Whether systemd's library may be missing (a skip) rather than a
@@ -161,6 +203,25 @@ macro_rules! c_programs {
     };
 }
 
+/// The event-loop programs (extensions: not run against systemd), each
+/// with its pkg-config package.
+macro_rules! loop_programs {
+    ($($name:ident => $package:literal,)*) => {
+        mod loops {
+            mod static_lib {
+                $(#[test] fn $name() {
+                    super::super::run_loop_program(stringify!($name), $package, super::super::Link::Static)
+                })*
+            }
+            mod shared_lib {
+                $(#[test] fn $name() {
+                    super::super::run_loop_program(stringify!($name), $package, super::super::Link::Shared)
+                })*
+            }
+        }
+    };
+}
+
 c_programs! {
     scenarios => "scenarios",
     semantics => "semantics",
@@ -170,12 +231,19 @@ c_programs! {
     exec => "exec",
     noalloc => "noalloc",
     misuse => "misuse",
+    loop_epoll => "loop-epoll",
+}
+
+loop_programs! {
+    sdevent => "libsystemd",
+    glib => "glib-2.0",
+    uv => "libuv",
 }
 
 /// The programs of the two-party API, against systemd's barrier, each with
 /// the tests it skips there (what systemd does not have, or does otherwise:
-/// the program prints the reason). Not here: pairs, pollfds, exec and noalloc
-/// (extensions only).
+/// the program prints the reason). Not here: pairs, pollfds, exec, noalloc
+/// and the loop-* programs (extensions only).
 mod systemd {
     #[test]
     fn scenarios() {
@@ -250,4 +318,68 @@ fn header_compiles_as_cxx17() {
         .status()
         .expect("running the C++ compiler");
     assert!(status.success(), "barrier.h does not compile as C++17");
+}
+
+/// examples/loop-*.c compile as strict C11 against the shared library and
+/// run: three rounds through the loop, then the child's exit.
+mod loop_examples {
+    use super::*;
+
+    fn run_example(name: &str, package: &str) {
+        let flags = match package {
+            "" => Vec::new(),
+            _ => match loop_flags(package) {
+                Some(flags) => flags,
+                None => return,
+            },
+        };
+        let bin_dir = out_dir().join("bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        let exe = bin_dir.join(format!("example-{name}"));
+        let lib = library_dir();
+        let status = strict_c()
+            .arg("-I")
+            .arg(root().join("include"))
+            .arg(root().join(format!("examples/{name}.c")))
+            .arg("-o")
+            .arg(&exe)
+            .arg("-L")
+            .arg(lib)
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .arg("-lbarrier")
+            .args(&flags)
+            .status()
+            .expect("running the C compiler");
+        assert!(status.success(), "compiling examples/{name}.c failed");
+        let out = Command::new(&exe)
+            .env("LD_LIBRARY_PATH", lib)
+            .output()
+            .expect("running the example");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        print!("{stdout}");
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{name} exited with {}", out.status);
+        assert!(stdout.contains("round 3 synced"), "{name}: {stdout}");
+        assert!(!stdout.contains("round 4"), "{name}: {stdout}");
+    }
+
+    #[test]
+    fn sdevent() {
+        run_example("loop-sdevent", "libsystemd");
+    }
+
+    #[test]
+    fn glib() {
+        run_example("loop-glib", "glib-2.0");
+    }
+
+    #[test]
+    fn uv() {
+        run_example("loop-uv", "libuv");
+    }
+
+    #[test]
+    fn epoll() {
+        run_example("loop-epoll", "");
+    }
 }
