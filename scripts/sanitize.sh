@@ -42,6 +42,16 @@ for src in c-tests/test-*.c; do
     programs+=("$(basename "$src" .c)")
 done
 
+# The libraries a program needs besides libbarrier: the event loop of a
+# test-loop-* program (pkg-config's flags), nothing for the others.
+loop_libs() {
+    case $1 in
+    test-loop-sdevent) pkg-config --cflags --libs libsystemd ;;
+    test-loop-glib) pkg-config --cflags --libs glib-2.0 ;;
+    test-loop-uv) pkg-config --cflags --libs libuv ;;
+    esac
+}
+
 # The tests of a program (from its TEST_ENTRY and TEST_ENTRY_NOT_SYSTEMD
 # lists), less those named in $2 (space-separated).
 tests_of() {
@@ -103,8 +113,9 @@ run_valgrind() {
         exe=$out/valgrind/$name
         logs=$out/valgrind/$name.logs
         mkdir -p "$logs"
+        # shellcheck disable=SC2046 # pkg-config's flags are words
         cc "${cflags[@]}" -O1 "c-tests/$name.c" c-tests/harness.c \
-            -L"$lib" -Wl,-rpath,"$lib" -lbarrier -o "$exe"
+            -L"$lib" -Wl,-rpath,"$lib" -lbarrier $(loop_libs "$name") -o "$exe"
         only=()
         if [ "$name" = test-exec ]; then
             # It re-executes /proc/self/exe, which under valgrind is the
@@ -152,8 +163,10 @@ run_asan() {
     mkdir -p "$dir"
     for name in "${programs[@]}"; do
         exe=$dir/$name
+        # shellcheck disable=SC2046 # pkg-config's flags are words
         cc "${cflags[@]}" -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-            -fno-omit-frame-pointer "c-tests/$name.c" c-tests/harness.c "$archive" -o "$exe"
+            -fno-omit-frame-pointer "c-tests/$name.c" c-tests/harness.c "$archive" \
+            $(loop_libs "$name") -o "$exe"
         rc=0
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
