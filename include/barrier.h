@@ -59,6 +59,32 @@
 /* Initializer of an object that holds no descriptors. */
 #define BARRIER_NULL { -1, -1, { -1, -1 }, 0 }
 
+/* Barrier groups (barrier_group_*): the largest number of members. */
+#define BARRIER_GROUP_MAX 64
+
+/* Bytes that always hold what barrier_group_export_env() writes, for any
+ * group size. */
+#define BARRIER_GROUP_ENV_MAX 1536
+
+/* Entries that barrier_group_get_pollfds() may need, for any group size. */
+#define BARRIER_GROUP_POLLFDS_MAX 64
+
+/**
+ * What one member has observed so far. Its own counts live in the shared
+ * page; this is the part only it knows.
+ */
+typedef struct Knowledge Knowledge;
+
+/**
+ * One member's handle on a group.
+ *
+ * Made by [`RawGroup::create`] (before the fork) or
+ * [`RawGroup::import_env`] (after `execve()`); each process then joins it
+ * under its own rank. Every method that acts on the group returns
+ * `EINVAL` before [`RawGroup::join`].
+ */
+typedef struct BarrierGroup BarrierGroup;
+
 /**
  * One end of a barrier, laid out as systemd's `struct Barrier`.
  *
@@ -340,6 +366,205 @@ int barrier_export_env(struct Barrier *b, char *buf, size_t size);
  * descriptor is closed or of the wrong kind.
  */
 int barrier_import_env(struct Barrier *b);
+
+/**
+ * Creates a group of `n` members in `*g`: a shared page, and an eventfd
+ * and a pipe per member, all close-on-exec. Fork (or spawn) the other
+ * members, then every member, this process included, calls
+ * `barrier_group_join()` with a rank of its own. A process that will not
+ * be a member frees its handle right after the last fork. The handle
+ * holds `3n + 1` descriptors, `2n + 1` after join.
+ *
+ * Returns 0 and sets `*g`; -EINVAL if `g` is NULL or `n` is below 2 or
+ * above `BARRIER_GROUP_MAX`; or the error of the failing system call
+ * (-EMFILE, -ENOMEM ...), with nothing left open. On every failure with
+ * `g` non-NULL, `*g` is NULL.
+ */
+int barrier_group_new(struct BarrierGroup **g, unsigned int n);
+
+/**
+ * Makes this process member `rank` (0 to n - 1) of the group, once, after
+ * every fork that creates a member. Each member needs a distinct rank.
+ *
+ * Returns 0; -EINVAL if `g` is NULL; -EALREADY if this handle already
+ * joined; -EINVAL if `rank` is not below the group's size.
+ */
+int barrier_group_join(struct BarrierGroup *g, unsigned int rank);
+
+/**
+ * Frees the handle: closes its descriptors and unmaps its memory. For the
+ * other members this is an exit. NULL is a no-op; a handle that never
+ * joined may be freed too.
+ *
+ * Returns NULL, so that `g = barrier_group_free(g);` is possible.
+ */
+struct BarrierGroup *barrier_group_free(struct BarrierGroup *g);
+
+/**
+ * Frees `*g` and sets it to NULL, for
+ * `__attribute__((cleanup(barrier_group_freep)))` on a `BarrierGroup *`
+ * variable. NULL, or a pointer to NULL, is a no-op.
+ */
+void barrier_group_freep(struct BarrierGroup **g);
+
+/**
+ * Tells the number of members.
+ *
+ * Returns n; 0 if `g` is NULL.
+ */
+unsigned int barrier_group_size(const struct BarrierGroup *g);
+
+/**
+ * Tells the rank this handle joined under.
+ *
+ * Returns the rank; -1 before `barrier_group_join()` or if `g` is NULL.
+ */
+int barrier_group_rank(const struct BarrierGroup *g);
+
+/**
+ * Places a barrier: this member's next sync point.
+ *
+ * Returns 1 if it was placed; 0 if this member has observed an abort or
+ * exit of another member, or aborted itself; -EINVAL if `g` is NULL or
+ * before `barrier_group_join()`; another negative errno if a system call
+ * failed, which aborts this member for everyone.
+ */
+int barrier_group_place(struct BarrierGroup *g);
+
+/**
+ * Waits until every other member has placed at least as many barriers as
+ * this one, for at most `usec` microseconds (`BARRIER_INFINITY`: no bound;
+ * 0: never blocks, but takes in what has already happened).
+ *
+ * An abort by any member ends it, even when the counts are already there;
+ * a member that exited (or crashed, or freed its handle) ends it only if
+ * it placed fewer barriers than this one: what it placed before it went
+ * still counts.
+ *
+ * Returns 1 when synced; 0 if a member aborted, or one that exited placed
+ * too few, or this member aborted; -ETIMEDOUT if time ran out first
+ * (nothing is lost: calling again waits for the same barrier); -EINVAL if
+ * `g` is NULL or before `barrier_group_join()`; another negative errno if
+ * a system call failed, which aborts this member for everyone.
+ */
+int barrier_group_sync(struct BarrierGroup *g, uint64_t usec);
+
+/**
+ * `barrier_group_place()`, then `barrier_group_sync()`.
+ *
+ * Returns as `barrier_group_sync()`, or 0 if the barrier could not be
+ * placed. After -ETIMEDOUT the barrier is placed: retry with
+ * `barrier_group_sync()`, not this.
+ */
+int barrier_group_place_and_sync(struct BarrierGroup *g, uint64_t usec);
+
+/**
+ * Aborts this member: every wait that any member starts after this
+ * returns fails, and the waits in progress are woken. Repeating it is
+ * harmless.
+ *
+ * Returns 1; 0 if this member had already observed another member's abort
+ * or exit (it is aborted all the same); -EINVAL if `g` is NULL or before
+ * `barrier_group_join()`.
+ */
+int barrier_group_abort(struct BarrierGroup *g);
+
+/**
+ * Waits until another member aborts or exits (or crashes, or frees its
+ * handle), for at most `usec` microseconds. This member's own abort does
+ * not end it. Once it has seen an exit, this member counts the group as
+ * aborted.
+ *
+ * Returns 1 if another member aborted or exited and this member did not
+ * abort; 0 if it did and this member aborted too; -ETIMEDOUT; -EINVAL if
+ * `g` is NULL or before `barrier_group_join()`; another negative errno if
+ * a system call failed.
+ */
+int barrier_group_wait_abortion(struct BarrierGroup *g, uint64_t usec);
+
+/**
+ * Tells whether this member aborted (or a system call of its failed).
+ *
+ * Returns true if so; false if not, or if `g` is NULL.
+ */
+bool barrier_group_i_aborted(const struct BarrierGroup *g);
+
+/**
+ * Tells whether this member has seen another member abort or exit (an
+ * exit counts once a wait needed more from it than it placed, or ended
+ * `barrier_group_wait_abortion()`).
+ *
+ * Returns true if so; false if not, or if `g` is NULL.
+ */
+bool barrier_group_they_aborted(const struct BarrierGroup *g);
+
+/**
+ * Tells whether this member aborted or has seen another member abort or
+ * exit.
+ *
+ * Returns true if so; false if not, or if `g` is NULL.
+ */
+bool barrier_group_is_aborted(const struct BarrierGroup *g);
+
+/**
+ * Tells which member this member first saw abort or exit.
+ *
+ * Returns its rank (the lowest among those seen at the same time); -1 if
+ * none, or if `g` is NULL.
+ */
+int barrier_group_aborted_by(const struct BarrierGroup *g);
+
+/**
+ * For event loops: fills `fds`, which must have room for `n` entries,
+ * with what to watch for this member: its eventfd doorbell, then the
+ * pipes of the other members in rank order (`POLLIN`; a hang-up is
+ * reported whatever the events ask), one entry per member. The set is the
+ * same from join to free; the descriptors belong to the handle.
+ *
+ * Watch them only while a bounded call (`barrier_group_sync()`,
+ * `barrier_group_place_and_sync()`, `barrier_group_wait_abortion()`) has
+ * just returned -ETIMEDOUT; when one fires, call it again with `usec` 0;
+ * stop watching once it returns anything else. A gone member's pipe keeps
+ * reporting hang-up, so watching longer makes the loop spin; so does
+ * watching while a sync waits for others after a member went away having
+ * placed enough.
+ *
+ * Returns the number of entries filled (the group's size);
+ * -ENOBUFS if `n` is smaller (nothing written; `BARRIER_GROUP_POLLFDS_MAX`
+ * always suffices); -EINVAL if `g` or `fds` is NULL or before
+ * `barrier_group_join()`.
+ */
+int barrier_group_get_pollfds(const struct BarrierGroup *g, struct pollfd *fds, size_t n);
+
+/**
+ * After `barrier_group_join()`, before execve(): makes this member's
+ * descriptors survive execve() and writes `BARRIER_GROUP=<...>` with a
+ * terminating NUL into `buf`, which must have room for `size` bytes, to
+ * put into the new program's environment, where
+ * `barrier_group_import_env()` takes the membership over.
+ * Async-signal-safe.
+ *
+ * Returns the string's length (without the NUL); -ENOBUFS if `size`
+ * leaves no room for the NUL (`BARRIER_GROUP_ENV_MAX` always suffices),
+ * and nothing changed; -EINVAL if `g` is NULL, `buf` is NULL while `size`
+ * is not 0, or before `barrier_group_join()`.
+ */
+int barrier_group_export_env(const struct BarrierGroup *g, char *buf, size_t size);
+
+/**
+ * In the program started by execve(): takes over the membership that
+ * `$BARRIER_GROUP` describes into `*g`, already joined under the same
+ * rank. Checks that every descriptor is open and of the right kind (this
+ * needs /proc). On success the descriptors are close-on-exec again and
+ * the variable is removed. Like getenv() and unsetenv(), not
+ * thread-safe.
+ *
+ * Returns 0 and sets `*g`. On failure `*g` is NULL, nothing is closed,
+ * and the return is -ENOENT if the variable is unset, -EINVAL if its
+ * value is malformed or `g` is NULL, -EBADF if a descriptor is closed or
+ * of the wrong kind, or the error of mapping memory (-ENOMEM).
+ */
+int barrier_group_import_env(struct BarrierGroup **g);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -24,6 +24,8 @@
 // end up in the C header.
 #![allow(clippy::missing_safety_doc)]
 
+mod group;
+
 use barrier_core::raw::{self, RawBarrier};
 use barrier_core::Error;
 use libc::{c_int, c_uint};

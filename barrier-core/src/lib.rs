@@ -130,6 +130,7 @@ mod async_barrier;
 mod barrier;
 pub mod env;
 mod error;
+pub mod group;
 pub mod raw;
 pub mod state;
 mod sys;
@@ -138,6 +139,7 @@ mod sys;
 pub use async_barrier::AsyncBarrier;
 pub use barrier::{Barrier, Role};
 pub use error::{Errno, Error};
+pub use group::{Group, RawGroup};
 pub use raw::RawBarrier;
 pub use state::State;
 

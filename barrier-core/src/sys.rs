@@ -321,3 +321,90 @@ pub fn unsetenv(name: &CStr) {
     // SAFETY: name is NUL-terminated.
     unsafe { libc::unsetenv(name.as_ptr()) };
 }
+
+/// A close-on-exec memfd of `len` bytes, sealed against growing and
+/// shrinking (so no holder can make the mapping fault), for a group's
+/// shared page.
+pub fn memfd(name: &CStr, len: usize) -> Result<c_int, Errno> {
+    // SAFETY: name is NUL-terminated.
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    let len = libc::off_t::try_from(len).map_err(|_| libc::EINVAL);
+    // SAFETY: ftruncate and fcntl(F_ADD_SEALS) take integers.
+    let sized = len.and_then(|len| {
+        if unsafe { libc::ftruncate(fd, len) } < 0
+            || unsafe {
+                libc::fcntl(
+                    fd,
+                    libc::F_ADD_SEALS,
+                    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW,
+                )
+            } < 0
+        {
+            Err(errno())
+        } else {
+            Ok(())
+        }
+    });
+    match sized {
+        Ok(()) => Ok(fd),
+        Err(e) => {
+            close(fd);
+            Err(e)
+        }
+    }
+}
+
+/// The size of the regular file `fd`; `EBADF` if it is not one.
+pub fn regular_file_size(fd: c_int) -> Result<u64, Errno> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: st is a live, writable stat.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(errno());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(libc::EBADF);
+    }
+    u64::try_from(st.st_size).map_err(|_| libc::EBADF)
+}
+
+/// Maps `len` bytes: of `fd` shared, or private anonymous memory for
+/// `fd < 0`. The memory is readable and writable.
+pub fn map(fd: c_int, len: usize) -> Result<*mut c_void, Errno> {
+    let flags = if fd < 0 {
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS
+    } else {
+        libc::MAP_SHARED
+    };
+    // SAFETY: a fresh mapping chosen by the kernel touches no existing
+    // memory.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p)
+    }
+}
+
+/// Unmaps a mapping made by [`map`].
+///
+/// # Safety
+/// `p` and `len` must be those of a mapping made by [`map`] that nothing
+/// uses any more.
+pub unsafe fn unmap(p: *mut c_void, len: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { libc::munmap(p, len) };
+}

@@ -1,0 +1,257 @@
+//! The owned, safe Rust API of a group.
+
+#[cfg(feature = "std")]
+use super::env;
+use super::logic::MAX;
+use super::raw::RawGroup;
+use crate::error::Error;
+use core::time::Duration;
+use libc::pollfd;
+
+/// Microseconds, rounded up so that a wait never ends before `timeout`.
+fn usec(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_nanos().div_ceil(1000)).unwrap_or(crate::raw::INFINITY)
+}
+
+/// One member's handle on an N-party barrier, owning its descriptors.
+///
+/// Create it with [`Group::new`], fork the other members, and have every
+/// member, the creator included, [`join`](Group::join) under a rank of its
+/// own after the last fork. Members then place barriers and sync: a sync
+/// returns once every other member placed at least as many. Any member can
+/// abort all the others, and a member that exits or crashes counts as
+/// aborted as soon as a wait needs more barriers than it placed. Dropping
+/// the handle is, for the others, an exit.
+///
+/// ```no_run
+/// use barrier_core::Group;
+///
+/// let mut group = Group::new(3)?;
+/// for rank in 1..3 {
+///     // SAFETY: each child only uses the group and leaves with _exit().
+///     if unsafe { libc::fork() } == 0 {
+///         group.join(rank)?;
+///         let ok = group.place_and_sync().is_ok();
+///         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+///     }
+/// }
+/// group.join(0)?;
+/// group.place_and_sync()?; // all three are here
+/// # Ok::<(), barrier_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Group {
+    raw: RawGroup,
+}
+
+impl Group {
+    /// Makes a group of `n` members, 2 to 64 (`Os(EINVAL)` otherwise).
+    pub fn new(n: usize) -> Result<Group, Error> {
+        RawGroup::create(n)
+            .map(|raw| Group { raw })
+            .map_err(Error::Os)
+    }
+
+    /// Becomes member `rank`, once, after every fork that creates a member.
+    /// `Os(EALREADY)` if this handle joined already, `Os(EINVAL)` for
+    /// `rank >= n`.
+    pub fn join(&mut self, rank: usize) -> Result<(), Error> {
+        self.raw.join(rank).map_err(Error::Os)
+    }
+
+    /// The number of members.
+    pub fn size(&self) -> usize {
+        self.raw.size()
+    }
+
+    /// The rank joined, if any.
+    pub fn rank(&self) -> Option<usize> {
+        self.raw.rank()
+    }
+
+    /// Places a barrier. `Err(Aborted)` once this member observed an abort
+    /// or exit, or aborted itself.
+    pub fn place(&mut self) -> Result<(), Error> {
+        self.raw.place()
+    }
+
+    /// Waits until every other member placed at least as many barriers as
+    /// this one. `Err(Aborted)` if a member aborted, or one that exited
+    /// placed too few.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        self.raw.sync(crate::raw::INFINITY)
+    }
+
+    /// [`Group::sync`], giving up with [`Error::TimedOut`] after `timeout`;
+    /// nothing is lost, a later sync waits for the same barrier.
+    pub fn sync_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
+        self.raw.sync(usec(timeout))
+    }
+
+    /// Places a barrier, then syncs.
+    pub fn place_and_sync(&mut self) -> Result<(), Error> {
+        self.raw.place_and_sync(crate::raw::INFINITY)
+    }
+
+    /// [`Group::place_and_sync`] with a bounded sync; after
+    /// [`Error::TimedOut`] the barrier is placed, so retry with
+    /// [`Group::sync_timeout`].
+    pub fn place_and_sync_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
+        self.raw.place_and_sync(usec(timeout))
+    }
+
+    /// Aborts this member: every wait any member starts afterwards fails.
+    /// `Err(Aborted)` if this member had already observed another's abort
+    /// or exit; it is aborted either way.
+    pub fn abort(&mut self) -> Result<(), Error> {
+        self.raw.abort()
+    }
+
+    /// Waits until another member aborts, exits or crashes.
+    /// `Err(Aborted)` if this member aborted too.
+    pub fn wait_abortion(&mut self) -> Result<(), Error> {
+        self.raw.wait_abortion(crate::raw::INFINITY)
+    }
+
+    /// [`Group::wait_abortion`], giving up with [`Error::TimedOut`] after
+    /// `timeout`.
+    pub fn wait_abortion_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
+        self.raw.wait_abortion(usec(timeout))
+    }
+
+    /// This member aborted (or a syscall of its failed).
+    pub fn i_aborted(&self) -> bool {
+        self.raw.knowledge().i_aborted()
+    }
+
+    /// This member saw another abort or exit.
+    pub fn they_aborted(&self) -> bool {
+        self.raw.knowledge().they_aborted()
+    }
+
+    /// Either of the above.
+    pub fn is_aborted(&self) -> bool {
+        self.raw.knowledge().is_aborted()
+    }
+
+    /// The rank of the first other member this member saw abort or exit
+    /// (the lowest among those seen at once).
+    pub fn aborted_by(&self) -> Option<usize> {
+        self.raw.knowledge().aborted_by()
+    }
+
+    /// What an event loop watches: this member's doorbell, then the other
+    /// members' pipes in rank order, `size()` entries written into `buf`
+    /// and returned. Watch them only while a bounded call returns
+    /// [`Error::TimedOut`]; when one fires, call it again with a zero
+    /// timeout; stop after it returns anything else (a gone member's pipe
+    /// keeps reporting hang-up). `Os(EINVAL)` before join.
+    pub fn pollfds<'a>(&self, buf: &'a mut [pollfd; MAX]) -> Result<&'a mut [pollfd], Error> {
+        let n = self.raw.pollfds(buf).map_err(Error::Os)?;
+        Ok(&mut buf[..n])
+    }
+
+    /// Borrows the handle's protocol layer.
+    pub fn as_raw(&self) -> &RawGroup {
+        &self.raw
+    }
+
+    /// In a program started by `execve()`: takes over the member that the
+    /// `BARRIER_GROUP` variable describes (see [`Group::spawn`] and the C
+    /// function `barrier_group_export_env`), and removes the variable.
+    ///
+    /// `Os(ENOENT)` if it is unset, `Os(EINVAL)` if it is malformed,
+    /// `Os(EBADF)` if a descriptor is closed or of the wrong kind.
+    ///
+    /// # Safety
+    /// The descriptors the variable names must belong to nothing else in
+    /// this process, and no other thread may read or change the
+    /// environment meanwhile.
+    pub unsafe fn from_env() -> Result<Group, Error> {
+        // SAFETY: forwarded from the caller.
+        unsafe { RawGroup::import_env() }
+            .map(|raw| Group { raw })
+            .map_err(Error::Os)
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.raw.destroy();
+    }
+}
+
+#[cfg(feature = "std")]
+impl Group {
+    /// Spawns `command` as member `rank` of this group, which this handle
+    /// must not have joined. The program takes its membership with
+    /// [`Group::from_env`] (or `barrier_group_import_env` in C). Spawn
+    /// every member, then join (or drop this handle, if it is not a
+    /// member). Use the command for one spawn only.
+    ///
+    /// ```no_run
+    /// use barrier_core::Group;
+    /// use std::process::Command;
+    ///
+    /// let mut group = Group::new(3)?;
+    /// let mut workers = Vec::new();
+    /// for rank in 1..3 {
+    ///     workers.push(group.spawn(rank, &mut Command::new("/usr/libexec/my-worker"))?);
+    /// }
+    /// group.join(0)?;
+    /// group.place_and_sync()?; // every worker is up
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn(
+        &self,
+        rank: usize,
+        command: &mut std::process::Command,
+    ) -> std::io::Result<std::process::Child> {
+        use std::os::unix::process::CommandExt;
+
+        let mut value = [0u8; env::ENV_MAX];
+        let mut keep = [-1; env::FDS_MAX];
+        let (len, count) = self
+            .raw
+            .spawn_env(rank, &mut value, &mut keep)
+            .map_err(std::io::Error::from_raw_os_error)?;
+        // The command's stdio set-up would replace descriptors 0 to 2.
+        if keep[..count].iter().any(|&fd| fd < 3) {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let value = std::str::from_utf8(&value[..len])
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        command.env(env::VAR, value);
+        // SAFETY: the closure only calls fcntl, which is async-signal-safe,
+        // and touches no memory shared with other threads.
+        unsafe {
+            command.pre_exec(move || {
+                for &fd in &keep[..count] {
+                    crate::sys::set_cloexec(fd, false)
+                        .map_err(std::io::Error::from_raw_os_error)?;
+                }
+                Ok(())
+            });
+        }
+        command.spawn()
+    }
+
+    /// The descriptors of [`Group::pollfds`], borrowed, in the same
+    /// order; `None` before join.
+    pub fn as_fds(&self) -> Option<std::vec::Vec<std::os::fd::BorrowedFd<'_>>> {
+        let mut buf = [pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; MAX];
+        let n = self.raw.pollfds(&mut buf).ok()?;
+        // SAFETY: every descriptor is open and owned by self, which the
+        // borrows cannot outlive.
+        Some(
+            buf[..n]
+                .iter()
+                .map(|p| unsafe { std::os::fd::BorrowedFd::borrow_raw(p.fd) })
+                .collect(),
+        )
+    }
+}
