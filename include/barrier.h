@@ -67,7 +67,7 @@
 #define BARRIER_GROUP_ENV_MAX 1536
 
 /* Entries that barrier_group_get_pollfds() may need, for any group size. */
-#define BARRIER_GROUP_POLLFDS_MAX 64
+#define BARRIER_GROUP_POLLFDS_MAX 1
 
 /**
  * What one member has observed so far. Its own counts live in the shared
@@ -373,7 +373,7 @@ int barrier_import_env(struct Barrier *b);
  * members, then every member, this process included, calls
  * `barrier_group_join()` with a rank of its own. A process that will not
  * be a member frees its handle right after the last fork. The handle
- * holds `3n + 1` descriptors, `2n + 1` after join.
+ * holds `4n + 1` descriptors, `2n + 2` after join.
  *
  * Returns 0 and sets `*g`; -EINVAL if `g` is NULL or `n` is below 2 or
  * above `BARRIER_GROUP_MAX`; or the error of the failing system call
@@ -516,23 +516,19 @@ int barrier_group_aborted_by(const struct BarrierGroup *g);
 
 /**
  * For event loops: fills `fds`, which must have room for `n` entries,
- * with what to watch for this member: its eventfd doorbell, then the
- * pipes of the other members in rank order (`POLLIN`; a hang-up is
- * reported whatever the events ask), one entry per member. The set is the
- * same from join to free; the descriptors belong to the handle.
+ * with what to watch for this member: one entry, an epoll descriptor
+ * (`POLLIN`) that becomes readable when this member's doorbell rings or
+ * another member goes away. The set is the same from join to free; the
+ * descriptor belongs to the handle and must not be closed.
  *
- * Watch them only while a bounded call (`barrier_group_sync()`,
+ * Watch it only while a bounded call (`barrier_group_sync()`,
  * `barrier_group_place_and_sync()`, `barrier_group_wait_abortion()`) has
- * just returned -ETIMEDOUT; when one fires, call it again with `usec` 0;
- * stop watching once it returns anything else. A gone member's pipe keeps
- * reporting hang-up, so watching longer makes the loop spin; so does
- * watching while a sync waits for others after a member went away having
- * placed enough.
+ * just returned -ETIMEDOUT; when it fires, call the same function again
+ * with `usec` 0; stop watching once it returns anything else.
  *
- * Returns the number of entries filled (the group's size);
- * -ENOBUFS if `n` is smaller (nothing written; `BARRIER_GROUP_POLLFDS_MAX`
- * always suffices); -EINVAL if `g` or `fds` is NULL or before
- * `barrier_group_join()`.
+ * Returns the number of entries filled (1); -ENOBUFS if `n` is 0
+ * (nothing written; `BARRIER_GROUP_POLLFDS_MAX` always suffices); -EINVAL
+ * if `g` or `fds` is NULL or before `barrier_group_join()`.
  */
 int barrier_group_get_pollfds(const struct BarrierGroup *g, struct pollfd *fds, size_t n);
 

@@ -15,6 +15,9 @@ use libc::{c_int, c_uint};
 // The header's constants are written in cbindgen.toml; keep them equal.
 const _: () = assert!(MAX == 64 && env::ENV_MAX == 1536);
 
+/// `BARRIER_GROUP_POLLFDS_MAX`: the one epoll descriptor.
+const POLLFDS_MAX: usize = 1;
+
 /// The answer of a call that places or waits: 1 done, 0 aborted, negative
 /// errno.
 fn answer(result: Result<(), Error>) -> c_int {
@@ -65,7 +68,7 @@ fn hand_out(g: &mut *mut RawGroup, made: Result<RawGroup, c_int>) -> c_int {
 /// members, then every member, this process included, calls
 /// `barrier_group_join()` with a rank of its own. A process that will not
 /// be a member frees its handle right after the last fork. The handle
-/// holds `3n + 1` descriptors, `2n + 1` after join.
+/// holds `4n + 1` descriptors, `2n + 2` after join.
 ///
 /// Returns 0 and sets `*g`; -EINVAL if `g` is NULL or `n` is below 2 or
 /// above `BARRIER_GROUP_MAX`; or the error of the failing system call
@@ -256,23 +259,19 @@ pub unsafe extern "C" fn barrier_group_aborted_by(g: *const RawGroup) -> c_int {
 }
 
 /// For event loops: fills `fds`, which must have room for `n` entries,
-/// with what to watch for this member: its eventfd doorbell, then the
-/// pipes of the other members in rank order (`POLLIN`; a hang-up is
-/// reported whatever the events ask), one entry per member. The set is the
-/// same from join to free; the descriptors belong to the handle.
+/// with what to watch for this member: one entry, an epoll descriptor
+/// (`POLLIN`) that becomes readable when this member's doorbell rings or
+/// another member goes away. The set is the same from join to free; the
+/// descriptor belongs to the handle and must not be closed.
 ///
-/// Watch them only while a bounded call (`barrier_group_sync()`,
+/// Watch it only while a bounded call (`barrier_group_sync()`,
 /// `barrier_group_place_and_sync()`, `barrier_group_wait_abortion()`) has
-/// just returned -ETIMEDOUT; when one fires, call it again with `usec` 0;
-/// stop watching once it returns anything else. A gone member's pipe keeps
-/// reporting hang-up, so watching longer makes the loop spin; so does
-/// watching while a sync waits for others after a member went away having
-/// placed enough.
+/// just returned -ETIMEDOUT; when it fires, call the same function again
+/// with `usec` 0; stop watching once it returns anything else.
 ///
-/// Returns the number of entries filled (the group's size);
-/// -ENOBUFS if `n` is smaller (nothing written; `BARRIER_GROUP_POLLFDS_MAX`
-/// always suffices); -EINVAL if `g` or `fds` is NULL or before
-/// `barrier_group_join()`.
+/// Returns the number of entries filled (1); -ENOBUFS if `n` is 0
+/// (nothing written; `BARRIER_GROUP_POLLFDS_MAX` always suffices); -EINVAL
+/// if `g` or `fds` is NULL or before `barrier_group_join()`.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_group_get_pollfds(
     g: *const RawGroup,
@@ -290,8 +289,8 @@ pub unsafe extern "C" fn barrier_group_get_pollfds(
         fd: -1,
         events: 0,
         revents: 0,
-    }; MAX];
-    match g.pollfds(&mut watch[..n.min(MAX)]) {
+    }; POLLFDS_MAX];
+    match g.pollfds(&mut watch[..n.min(POLLFDS_MAX)]) {
         Ok(len) => {
             // SAFETY: fds is valid for n >= len entries, as the caller guarantees.
             unsafe { core::ptr::copy_nonoverlapping(watch.as_ptr(), fds, len) };

@@ -243,6 +243,8 @@ pub enum FdKind {
     PipeRead,
     /// The write end of a pipe.
     PipeWrite,
+    /// An epoll instance.
+    Epoll,
     /// Anything else.
     Other,
 }
@@ -274,6 +276,7 @@ pub fn inspect(fd: c_int) -> Result<(FdKind, bool), Errno> {
         return Ok((kind, nonblocking));
     }
     const EVENTFD: &[u8] = b"anon_inode:[eventfd]";
+    const EPOLL: &[u8] = b"anon_inode:[eventpoll]";
     let mut path = [0u8; 32];
     let mut c = crate::env::Cursor::new(&mut path);
     // "/proc/self/fd/" and at most 11 characters and a NUL fit in 32 bytes.
@@ -293,10 +296,10 @@ pub fn inspect(fd: c_int) -> Result<(FdKind, bool), Errno> {
     if len < 0 {
         return Err(errno());
     }
-    let kind = if target.get(..len as usize) == Some(EVENTFD) {
-        FdKind::EventFd
-    } else {
-        FdKind::Other
+    let kind = match target.get(..len as usize) {
+        Some(EVENTFD) => FdKind::EventFd,
+        Some(EPOLL) => FdKind::Epoll,
+        _ => FdKind::Other,
     };
     Ok((kind, nonblocking))
 }
@@ -407,4 +410,59 @@ pub fn map(fd: c_int, len: usize) -> Result<*mut c_void, Errno> {
 pub unsafe fn unmap(p: *mut c_void, len: usize) {
     // SAFETY: forwarded from the caller.
     unsafe { libc::munmap(p, len) };
+}
+
+/// A close-on-exec epoll instance.
+pub fn epoll() -> Result<c_int, Errno> {
+    // SAFETY: epoll_create1 takes an integer.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        Err(errno())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// Adds `fd` to the epoll instance `ep` for input (hang-up and error are
+/// always reported), level-triggered, tagged with `data`.
+pub fn epoll_add(ep: c_int, fd: c_int, data: u64) -> Result<(), Errno> {
+    let mut ev = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: data,
+    };
+    // SAFETY: ev is a live epoll_event.
+    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// Removes `fd` from the epoll instance `ep`.
+pub fn epoll_del(ep: c_int, fd: c_int) -> Result<(), Errno> {
+    // SAFETY: EPOLL_CTL_DEL ignores the event pointer (NULL is allowed
+    // since Linux 2.6.9).
+    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, core::ptr::null_mut()) } < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// Waits for events on the epoll instance `ep` for at most `timeout_ms`
+/// milliseconds (-1: no bound). Returns how many entries of `events` were
+/// filled; 0 means the time ran out. `EINTR` is returned, not retried.
+pub fn epoll_wait(
+    ep: c_int,
+    events: &mut [libc::epoll_event],
+    timeout_ms: c_int,
+) -> Result<usize, Errno> {
+    let max = c_int::try_from(events.len()).unwrap_or(c_int::MAX);
+    // SAFETY: events is a live, writable slice of at least max entries.
+    let r = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), max, timeout_ms) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
 }

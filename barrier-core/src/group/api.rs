@@ -2,7 +2,6 @@
 
 #[cfg(feature = "std")]
 use super::env;
-use super::logic::MAX;
 use super::raw::RawGroup;
 use crate::error::Error;
 use core::time::Duration;
@@ -140,15 +139,19 @@ impl Group {
         self.raw.knowledge().aborted_by()
     }
 
-    /// What an event loop watches: this member's doorbell, then the other
-    /// members' pipes in rank order, `size()` entries written into `buf`
-    /// and returned. Watch them only while a bounded call returns
-    /// [`Error::TimedOut`]; when one fires, call it again with a zero
-    /// timeout; stop after it returns anything else (a gone member's pipe
-    /// keeps reporting hang-up). `Os(EINVAL)` before join.
-    pub fn pollfds<'a>(&self, buf: &'a mut [pollfd; MAX]) -> Result<&'a mut [pollfd], Error> {
-        let n = self.raw.pollfds(buf).map_err(Error::Os)?;
-        Ok(&mut buf[..n])
+    /// What an event loop watches: one entry, this member's epoll
+    /// instance (`POLLIN`), the same from join to drop. Watch it only while
+    /// a bounded call returns [`Error::TimedOut`]; when it fires, call that
+    /// again with a zero timeout; stop after it returns anything else.
+    /// `Os(EINVAL)` before join.
+    pub fn pollfds(&self) -> Result<[pollfd; 1], Error> {
+        let mut out = [pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }];
+        self.raw.pollfds(&mut out).map_err(Error::Os)?;
+        Ok(out)
     }
 
     /// Borrows the handle's protocol layer.
@@ -236,22 +239,12 @@ impl Group {
         command.spawn()
     }
 
-    /// The descriptors of [`Group::pollfds`], borrowed, in the same
-    /// order; `None` before join.
-    pub fn as_fds(&self) -> Option<std::vec::Vec<std::os::fd::BorrowedFd<'_>>> {
-        let mut buf = [pollfd {
-            fd: -1,
-            events: 0,
-            revents: 0,
-        }; MAX];
-        let n = self.raw.pollfds(&mut buf).ok()?;
-        // SAFETY: every descriptor is open and owned by self, which the
-        // borrows cannot outlive.
-        Some(
-            buf[..n]
-                .iter()
-                .map(|p| unsafe { std::os::fd::BorrowedFd::borrow_raw(p.fd) })
-                .collect(),
-        )
+    /// The descriptor of [`Group::pollfds`], borrowed; `None` before
+    /// join.
+    pub fn as_fds(&self) -> Option<[std::os::fd::BorrowedFd<'_>; 1]> {
+        let [p] = self.pollfds().ok()?;
+        // SAFETY: the descriptor is open and owned by self, which the
+        // borrow cannot outlive.
+        Some([unsafe { std::os::fd::BorrowedFd::borrow_raw(p.fd) }])
     }
 }

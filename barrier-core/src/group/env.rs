@@ -1,12 +1,14 @@
 //! Handing one member of a group across `execve()` in an environment
 //! variable.
 //!
-//! The variable is
-//! `BARRIER_GROUP=<n>,<rank>,<flags>,<aborted by>,<memfd>,<own pipe write end>,<n doorbells>,<n-1 pipe read ends>`,
-//! all in decimal: the pipe read ends of the other members in rank order,
-//! the flags as in [`Knowledge::bits`], `-1` for "nobody" and for a write
-//! end closed by a fatal error. Formatting needs no allocation; parsing is
-//! strict, since the environment is outside input.
+//! The variable is `BARRIER_GROUP=` followed by, in decimal and separated
+//! by commas: `n`, the rank, the flags (as in [`Knowledge::bits`]), the
+//! rank that aborted first (`-1`: none), the members seen gone (a bit
+//! mask), then the descriptors: the memfd, the epoll instance, the own
+//! pipe's write end (`-1` after a fatal error closed it), the `n`
+//! doorbells, and the pipe read ends of the other members in rank order.
+//! Formatting needs no allocation; parsing is strict, since the
+//! environment is outside input.
 
 use super::logic::{Knowledge, MAX};
 use crate::env::Cursor;
@@ -19,15 +21,16 @@ pub const VAR: &str = "BARRIER_GROUP";
 /// The variable's name for libc.
 pub(crate) const VAR_C: &CStr = c"BARRIER_GROUP";
 
-/// The most descriptors one member holds: the memfd, its pipe's write
-/// end, every doorbell and the other members' pipe read ends.
-pub const FDS_MAX: usize = 2 + MAX + (MAX - 1);
+/// The most descriptors one member holds: the memfd, its epoll instance,
+/// its pipe's write end, every doorbell and the other members' pipe read
+/// ends.
+pub const FDS_MAX: usize = 3 + MAX + (MAX - 1);
 
 /// Bytes that always hold `BARRIER_GROUP=...` with its NUL, for any `n`
-/// (the C header's `BARRIER_GROUP_ENV_MAX`). The longest text needs 1,444:
+/// (the C header's `BARRIER_GROUP_ENV_MAX`). The longest text needs 1,476:
 /// the name and `=` (14), n and rank (2 + 2), the flags (1), the rank that
-/// aborted (2), 129 descriptors of at most 10 digits, 132 commas and the
-/// NUL.
+/// aborted (2), the mask of members gone (20), 130 descriptors of at most
+/// 10 digits, 134 commas and the NUL.
 pub const ENV_MAX: usize = 1536;
 
 /// One member, as the variable describes it.
@@ -39,10 +42,16 @@ pub struct Member<'a> {
     pub rank: usize,
     /// What it observed.
     pub knowledge: Knowledge,
-    /// Its descriptors: memfd, own pipe write end, `n` doorbells, `n - 1`
-    /// pipe read ends.
+    /// The members it saw go, bit `k` for rank `k`.
+    pub gone: u64,
+    /// Its descriptors: memfd, epoll instance, own pipe write end, `n`
+    /// doorbells, `n - 1` pipe read ends.
     pub fds: &'a [c_int],
 }
+
+/// Where the own pipe's write end is among [`Member::fds`]: the only one
+/// that may be missing.
+const OWN_WRITE_END: usize = 2;
 
 /// Writes `NAME=value` and a NUL into `out`; the length without the NUL,
 /// or `None` if `out` is too small.
@@ -65,47 +74,55 @@ pub fn format_value(m: &Member<'_>, out: &mut [u8]) -> Option<usize> {
 
 fn format_into(m: &Member<'_>, c: &mut Cursor<'_>) -> Option<()> {
     let by = m.knowledge.aborted_by().map_or(-1, |r| r as i64);
-    let head = [m.n as i64, m.rank as i64, i64::from(m.knowledge.bits()), by];
-    for (i, v) in head
-        .into_iter()
-        .chain(m.fds.iter().map(|&fd| i64::from(fd.max(-1))))
-        .enumerate()
-    {
-        if i > 0 {
-            c.push(b",")?;
-        }
+    for v in [m.n as i64, m.rank as i64, i64::from(m.knowledge.bits()), by] {
         c.push_decimal(v)?;
+        c.push(b",")?;
+    }
+    // The mask may not fit an i64: its last digit goes on its own.
+    if m.gone / 10 > 0 {
+        c.push_decimal((m.gone / 10) as i64)?;
+    }
+    c.push_decimal((m.gone % 10) as i64)?;
+    for &fd in m.fds {
+        c.push(b",")?;
+        c.push_decimal(i64::from(fd.max(-1)))?;
     }
     Some(())
 }
 
-/// Parses a non-negative decimal of at most 10 digits, or `-1`.
-fn parse_field(field: &[u8]) -> Option<i64> {
-    if field == b"-1" {
-        return Some(-1);
-    }
-    if field.is_empty() || field.len() > 10 || !field.iter().all(u8::is_ascii_digit) {
+/// Parses a decimal u64: digits only, at least one, no more than 20.
+fn parse_unsigned(field: &[u8]) -> Option<u64> {
+    if field.is_empty() || field.len() > 20 || !field.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(
-        field
-            .iter()
-            .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0')),
-    )
+    field.iter().try_fold(0u64, |v, &d| {
+        v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Parses a non-negative decimal of at most 10 digits, or `-1`.
+fn parse_field(field: &[u8]) -> Option<i64> {
+    match field {
+        b"-1" => Some(-1),
+        _ if field.len() <= 10 => parse_unsigned(field).map(|v| v as i64),
+        _ => None,
+    }
 }
 
 /// Parses the variable's value, putting the descriptors into `fds`;
 /// checks only its form: the field count for its `n`, `n` in 2..=64, the
-/// rank below `n`, consistent flags, descriptors that fit an `int`, only
-/// the own write end `-1`, and no descriptor named twice. `EINVAL`
-/// otherwise.
+/// rank below `n`, consistent flags, a mask of other members only,
+/// descriptors that fit an `int`, only the own write end `-1`, and no
+/// descriptor named twice. `EINVAL` otherwise.
 pub fn parse_value<'a>(value: &[u8], fds: &'a mut [c_int; FDS_MAX]) -> Result<Member<'a>, Errno> {
     let mut fields = value.split(|&b| b == b',');
-    let mut next = || fields.next().and_then(parse_field).ok_or(libc::EINVAL);
-    let n = next()?;
-    let rank = next()?;
-    let bits = next()?;
-    let by = next()?;
+    let mut next =
+        |parse: fn(&[u8]) -> Option<i64>| fields.next().and_then(parse).ok_or(libc::EINVAL);
+    let n = next(parse_field)?;
+    let rank = next(parse_field)?;
+    let bits = next(parse_field)?;
+    let by = next(parse_field)?;
+    let gone = next(|f| parse_unsigned(f).map(|v| v as i64))? as u64;
     if !(2..=MAX as i64).contains(&n) || !(0..n).contains(&rank) || !(0..4).contains(&bits) {
         return Err(libc::EINVAL);
     }
@@ -116,11 +133,14 @@ pub fn parse_value<'a>(value: &[u8], fds: &'a mut [c_int; FDS_MAX]) -> Result<Me
         _ => return Err(libc::EINVAL),
     };
     let knowledge = Knowledge::from_parts(bits as u8, by).ok_or(libc::EINVAL)?;
-    let count = 2 + n + (n - 1);
+    let others = if n == 64 { u64::MAX } else { (1u64 << n) - 1 } & !(1u64 << rank);
+    if gone & !others != 0 {
+        return Err(libc::EINVAL);
+    }
+    let count = 3 + n + (n - 1);
     for (i, slot) in fds[..count].iter_mut().enumerate() {
-        let v = next()?;
-        // Only our own write end (index 1) may be missing.
-        if v > i64::from(c_int::MAX) || (v < 0 && i != 1) {
+        let v = next(parse_field)?;
+        if v > i64::from(c_int::MAX) || (v < 0 && i != OWN_WRITE_END) {
             return Err(libc::EINVAL);
         }
         *slot = v as c_int;
@@ -138,6 +158,7 @@ pub fn parse_value<'a>(value: &[u8], fds: &'a mut [c_int; FDS_MAX]) -> Result<Me
         n,
         rank,
         knowledge,
+        gone,
         fds,
     })
 }
@@ -149,7 +170,7 @@ mod tests {
     /// Descriptors 3, 4, ... for a member of a group of `n`.
     fn numbered(n: usize) -> ([c_int; FDS_MAX], usize) {
         let mut fds = [-1; FDS_MAX];
-        let count = 2 + n + n - 1;
+        let count = 3 + n + n - 1;
         for (i, fd) in fds[..count].iter_mut().enumerate() {
             *fd = 3 + i as c_int;
         }
@@ -161,19 +182,21 @@ mod tests {
         let mut seen = Knowledge::NEW;
         seen.saw(1);
         seen.aborted();
-        for (n, rank, k) in [
-            (2, 0, Knowledge::NEW),
-            (3, 2, seen),
-            (64, 63, Knowledge::NEW),
+        for (n, rank, k, gone) in [
+            (2, 0, Knowledge::NEW, 0),
+            (3, 2, seen, 0b011),
+            (64, 63, Knowledge::NEW, u64::MAX >> 1),
+            (64, 0, Knowledge::NEW, u64::MAX - 1),
         ] {
             let (mut fds, count) = numbered(n);
             if n == 3 {
-                fds[1] = -1;
+                fds[OWN_WRITE_END] = -1;
             }
             let m = Member {
                 n,
                 rank,
                 knowledge: k,
+                gone,
                 fds: &fds[..count],
             };
             let mut buf = [0u8; ENV_MAX];
@@ -193,14 +216,15 @@ mod tests {
             n: MAX,
             rank: 63,
             knowledge: k,
+            gone: u64::MAX,
             fds: &fds,
         };
         let mut buf = [0u8; ENV_MAX];
         let len = format(&m, &mut buf).unwrap();
-        assert_eq!(len + 1, 1444);
+        assert_eq!(len + 1, 1476);
         assert_eq!(buf[len], 0);
         assert_eq!(&buf[..14], b"BARRIER_GROUP=");
-        let mut short = [0u8; 1443];
+        let mut short = [0u8; 1475];
         assert_eq!(format(&m, &mut short), None);
     }
 
@@ -208,16 +232,17 @@ mod tests {
     fn exact_text() {
         let mut k = Knowledge::NEW;
         k.saw(0);
-        let fds = [10, 11, 12, 13, 14];
+        let fds = [10, 11, 12, 13, 14, 15];
         let m = Member {
             n: 2,
             rank: 1,
             knowledge: k,
+            gone: 1,
             fds: &fds,
         };
         let mut buf = [0u8; ENV_MAX];
         let len = format(&m, &mut buf).unwrap();
-        assert_eq!(&buf[..=len], b"BARRIER_GROUP=2,1,2,0,10,11,12,13,14\0");
+        assert_eq!(&buf[..=len], b"BARRIER_GROUP=2,1,2,0,1,10,11,12,13,14,15\0");
     }
 
     #[test]
@@ -225,25 +250,31 @@ mod tests {
         let bad: &[&[u8]] = &[
             b"",
             b"2",
-            b"2,0,0,-1,10,11,12,13",
-            b"2,0,0,-1,10,11,12,13,14,15",
-            b"2,0,0,-1,10,11,12,13,14,",
-            b"1,0,0,-1,10,11,12",
-            b"65,0,0,-1,10,11,12,13,14",
-            b"2,2,0,-1,10,11,12,13,14",
-            b"2,0,4,-1,10,11,12,13,14",
-            b"2,0,2,-1,10,11,12,13,14",
-            b"2,0,0,1,10,11,12,13,14",
-            b"2,0,2,0,10,11,12,13,14",
-            b"2,0,2,2,10,11,12,13,14",
-            b"2,0,0,-1,-1,11,12,13,14",
-            b"2,0,0,-1,10,11,-1,13,14",
-            b"2,0,0,-1,10,11,12,13,10",
-            b"2,0,0,-1,10,11,12,13,2147483648",
-            b"2,0,0,-1,10,11,12,13,+14",
-            b"2,0,0,-1,10,11,12,13,-2",
-            b"2,0,0,-1,10,11,12,13,14x",
-            b"2,0,0,-1,10,11,12,13,00000000014",
+            b"2,0,0,-1,0,10,11,12,13,14",
+            b"2,0,0,-1,0,10,11,12,13,14,15,16",
+            b"2,0,0,-1,0,10,11,12,13,14,15,",
+            b"1,0,0,-1,0,10,11,12,13",
+            b"65,0,0,-1,0,10,11,12,13,14,15",
+            b"2,2,0,-1,0,10,11,12,13,14,15",
+            b"2,0,4,-1,0,10,11,12,13,14,15",
+            b"2,0,2,-1,0,10,11,12,13,14,15",
+            b"2,0,0,1,0,10,11,12,13,14,15",
+            b"2,0,2,0,0,10,11,12,13,14,15",
+            b"2,0,2,2,0,10,11,12,13,14,15",
+            b"2,0,0,-1,1,10,11,12,13,14,15",
+            b"2,0,0,-1,4,10,11,12,13,14,15",
+            b"2,0,0,-1,-1,10,11,12,13,14,15",
+            b"2,0,0,-1,18446744073709551616,10,11,12,13,14,15",
+            b"2,0,0,-1,0,-1,11,12,13,14,15",
+            b"2,0,0,-1,0,10,-1,12,13,14,15",
+            b"2,0,0,-1,0,10,11,12,-1,14,15",
+            b"2,0,0,-1,0,10,11,12,13,14,10",
+            b"2,0,0,-1,0,10,11,12,13,14,2147483648",
+            b"2,0,0,-1,0,10,11,12,13,14,9999999999",
+            b"2,0,0,-1,0,10,11,12,13,14,+15",
+            b"2,0,0,-1,0,10,11,12,13,14,-2",
+            b"2,0,0,-1,0,10,11,12,13,14,15x",
+            b"2,0,0,-1,0,10,11,12,13,14,00000000015",
         ];
         for value in bad {
             let mut fds = [0; FDS_MAX];
@@ -255,7 +286,7 @@ mod tests {
             );
         }
         let mut fds = [0; FDS_MAX];
-        assert!(parse_value(b"2,0,0,-1,10,-1,12,13,14", &mut fds).is_ok());
-        assert!(parse_value(b"2,0,3,1,10,11,12,13,14", &mut fds).is_ok());
+        assert!(parse_value(b"2,0,0,-1,0,10,11,-1,13,14,15", &mut fds).is_ok());
+        assert!(parse_value(b"2,0,3,1,2,10,11,12,13,14,15", &mut fds).is_ok());
     }
 }

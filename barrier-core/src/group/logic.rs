@@ -1,7 +1,7 @@
 //! A group's pure logic: what one member knows, and what a look at the
 //! other members means for a wait. No I/O.
 //!
-//! The protocol ([`super::raw`]) gathers, for every other member, how many
+//! The protocol ([`RawGroup`](super::RawGroup)) gathers, for every other member, how many
 //! barriers it placed, whether it aborted, and whether its pipe hung up;
 //! [`judge`] turns that into a verdict, and [`Knowledge`] records what the
 //! member learnt. Keeping this apart lets the tests drive every case

@@ -49,6 +49,16 @@ fn deadline(usec: u64) -> Option<u64> {
         .then(|| sys::now_nsec().saturating_add(usec.saturating_mul(1000)))
 }
 
+/// The `epoll_wait` timeout for `nsec` nanoseconds: milliseconds, rounded
+/// up so that a wait never ends early (the loop checks the deadline).
+fn timeout_ms(nsec: u64) -> c_int {
+    c_int::try_from(nsec.div_ceil(1_000_000)).unwrap_or(c_int::MAX)
+}
+
+/// The tag of a member's doorbell in its epoll instance; the pipes are
+/// tagged with their member's rank.
+const DOORBELL: u64 = u64::MAX;
+
 /// One member's handle on a group.
 ///
 /// Made by [`RawGroup::create`] (before the fork) or
@@ -65,6 +75,9 @@ pub struct RawGroup {
     gone: u64,
     shared: *mut Head,
     memfd: c_int,
+    /// Every member's epoll instance, which watches its doorbell and the
+    /// other members' pipes. After join, only our own.
+    epoll: [c_int; MAX],
     /// Every member's eventfd, rung to wake it.
     doorbell: [c_int; MAX],
     /// Read ends of the members' pipes: a hang-up means the member is
@@ -88,6 +101,7 @@ impl RawGroup {
         gone: 0,
         shared: core::ptr::null_mut(),
         memfd: -1,
+        epoll: [-1; MAX],
         doorbell: [-1; MAX],
         pipe_r: [-1; MAX],
         pipe_w: [-1; MAX],
@@ -117,6 +131,13 @@ impl RawGroup {
                 g.doorbell[k] = sys::eventfd()?;
                 [g.pipe_r[k], g.pipe_w[k]] = sys::pipe()?;
             }
+            for k in 0..n {
+                g.epoll[k] = sys::epoll()?;
+                sys::epoll_add(g.epoll[k], g.doorbell[k], DOORBELL)?;
+                for j in (0..n).filter(|&j| j != k) {
+                    sys::epoll_add(g.epoll[k], g.pipe_r[j], j as u64)?;
+                }
+            }
             Ok(())
         })();
         match made {
@@ -135,6 +156,7 @@ impl RawGroup {
         for fd in self
             .doorbell
             .iter_mut()
+            .chain(self.epoll.iter_mut())
             .chain(self.pipe_r.iter_mut())
             .chain(self.pipe_w.iter_mut())
         {
@@ -232,8 +254,8 @@ impl RawGroup {
         self.knowledge
     }
 
-    /// Becomes member `rank`: keeps the write end of its own pipe and the
-    /// read ends of the others'. `EALREADY` if this handle joined already,
+    /// Becomes member `rank`: keeps its own epoll instance, the write end
+    /// of its own pipe and the read ends of the others'. `EALREADY` if this handle joined already,
     /// then `EINVAL` for `rank >= n` (or a handle that holds nothing).
     pub fn join(&mut self, rank: usize) -> Result<(), Errno> {
         if self.rank.is_some() {
@@ -247,6 +269,7 @@ impl RawGroup {
                 self.pipe_r[k] = sys::close(self.pipe_r[k]);
             } else {
                 self.pipe_w[k] = sys::close(self.pipe_w[k]);
+                self.epoll[k] = sys::close(self.epoll[k]);
             }
         }
         self.rank = Some(rank);
@@ -428,82 +451,65 @@ impl RawGroup {
                 self.slot(me).waiting.store(0, SeqCst);
                 return done;
             }
-            // Our doorbell, then the pipes of the members not known gone.
-            let mut fds = [pollfd {
-                fd: -1,
-                events: 0,
-                revents: 0,
-            }; MAX];
-            let mut ranks = [0u8; MAX];
-            fds[0] = pollfd {
-                fd: self.doorbell[me],
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let mut len = 1;
-            for k in (0..self.n).filter(|&k| k != me && self.gone & (1 << k) == 0) {
-                fds[len] = pollfd {
-                    fd: self.pipe_r[k],
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                ranks[len] = k as u8;
-                len += 1;
-            }
-            let timeout =
-                deadline.map(|d| sys::timespec_from_nsec(d.saturating_sub(sys::now_nsec())));
-            match sys::poll(&mut fds[..len], timeout) {
+            let timeout = deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())));
+            let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
+            let ready = match sys::epoll_wait(self.epoll[me], &mut events, timeout) {
                 Ok(0) => {
                     if deadline.is_some_and(|d| sys::now_nsec() >= d) {
                         return Err(Error::TimedOut);
                     }
                     continue;
                 }
-                Ok(_) => {}
+                Ok(ready) => ready,
                 Err(libc::EINTR) | Err(libc::EAGAIN) => continue,
                 Err(errno) => return Err(self.fail(me, errno)),
-            }
-            if fds[..len].iter().any(|p| p.revents & libc::POLLNVAL != 0) {
-                return Err(self.fail(me, libc::EBADF));
-            }
-            if fds[0].revents != 0 {
-                if let Err(errno) = sys::read_u64(fds[0].fd) {
-                    return Err(self.fail(me, errno));
-                }
-            }
-            for (p, &k) in fds[1..len].iter().zip(&ranks[1..len]) {
-                if p.revents != 0 {
-                    self.gone |= 1 << k;
-                }
+            };
+            if let Err(errno) = self.take_in(me, &events[..ready]) {
+                return Err(self.fail(me, errno));
             }
         }
     }
 
-    /// What an event loop watches for this member: its doorbell, then the
-    /// pipes of the other members in rank order, `n` entries in all (the
-    /// same from join to destroy). Returns how many were written.
-    /// `EINVAL` before join; `ENOBUFS` if `out` is too short (nothing
-    /// written).
+    /// Takes in what `epoll_wait` reported: empties our doorbell, and
+    /// records each member whose pipe hung up as gone, removing its pipe
+    /// from our epoll instance so that it wakes nobody again.
+    fn take_in(&mut self, me: usize, events: &[libc::epoll_event]) -> Result<(), Errno> {
+        for ev in events {
+            let tag = ev.u64;
+            if tag == DOORBELL {
+                sys::read_u64(self.doorbell[me])?;
+            } else if let Some(k) = usize::try_from(tag).ok().filter(|&k| k < self.n && k != me) {
+                if self.gone & (1 << k) == 0 {
+                    self.gone |= 1 << k;
+                    sys::epoll_del(self.epoll[me], self.pipe_r[k])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What an event loop watches for this member: one entry, its epoll
+    /// instance (`POLLIN`), which is readable when its doorbell rang or a
+    /// member it has not yet seen go hung up. The same from join to
+    /// destroy. Returns how many entries were written (1). `EINVAL` before
+    /// join; `ENOBUFS` if `out` is empty.
     pub fn pollfds(&self, out: &mut [pollfd]) -> Result<usize, Errno> {
         let me = self.rank.ok_or(libc::EINVAL)?;
-        let out = out.get_mut(..self.n).ok_or(libc::ENOBUFS)?;
-        let fds = core::iter::once(self.doorbell[me])
-            .chain((0..self.n).filter(|&k| k != me).map(|k| self.pipe_r[k]));
-        for (slot, fd) in out.iter_mut().zip(fds) {
-            *slot = pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-        }
-        Ok(self.n)
+        let slot = out.first_mut().ok_or(libc::ENOBUFS)?;
+        *slot = pollfd {
+            fd: self.epoll[me],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        Ok(1)
     }
 
     /// The descriptors a joined member holds, in the order of the
-    /// environment variable: the memfd, our pipe's write end (-1 after a
-    /// fatal error), every doorbell, the other members' pipe read ends.
+    /// environment variable: the memfd, our epoll instance, our pipe's
+    /// write end (-1 after a fatal error), every doorbell, the other
+    /// members' pipe read ends.
     fn held(&self, me: usize) -> impl Iterator<Item = c_int> + '_ {
-        [self.memfd, self.pipe_w[me]]
+        [self.memfd, self.epoll[me], self.pipe_w[me]]
             .into_iter()
             .chain(self.doorbell[..self.n].iter().copied())
             .chain(
@@ -532,6 +538,7 @@ impl RawGroup {
             n: self.n,
             rank: me,
             knowledge: self.knowledge,
+            gone: self.gone,
             fds,
         };
         let mut scratch = [0u8; env::ENV_MAX];
@@ -574,16 +581,18 @@ impl RawGroup {
         let n = m.n;
         let me = m.rank;
         let fds = m.fds;
-        let (memfd, own_w) = (fds[0], fds[1]);
-        let doorbells = &fds[2..2 + n];
-        let reads = &fds[2 + n..];
+        let (memfd, epoll, own_w) = (fds[0], fds[1], fds[2]);
+        let doorbells = &fds[3..3 + n];
+        let reads = &fds[3 + n..];
         let len = shared_len(n);
         if sys::regular_file_size(memfd).map_or(true, |size| size < len as u64) {
             return Err(libc::EBADF);
         }
         let kind_ok =
             |fd: c_int, kind: sys::FdKind| matches!(sys::inspect(fd), Ok((k, true)) if k == kind);
-        if (own_w >= 0 && !kind_ok(own_w, sys::FdKind::PipeWrite))
+        let epoll_ok = matches!(sys::inspect(epoll), Ok((sys::FdKind::Epoll, _)));
+        if !epoll_ok
+            || (own_w >= 0 && !kind_ok(own_w, sys::FdKind::PipeWrite))
             || !doorbells
                 .iter()
                 .all(|&fd| kind_ok(fd, sys::FdKind::EventFd))
@@ -604,10 +613,12 @@ impl RawGroup {
             n,
             rank: Some(me),
             knowledge: m.knowledge,
+            gone: m.gone,
             shared,
             memfd,
             ..RawGroup::EMPTY
         };
+        g.epoll[me] = epoll;
         g.pipe_w[me] = own_w;
         g.doorbell[..n].copy_from_slice(doorbells);
         for (k, &fd) in (0..n).filter(|&k| k != me).zip(reads) {
@@ -651,6 +662,7 @@ impl RawGroup {
             n: self.n,
             rank,
             knowledge: Knowledge::NEW,
+            gone: 0,
             fds: &keep[..count],
         };
         let len = env::format_value(&text, value).ok_or(libc::ENOBUFS)?;
