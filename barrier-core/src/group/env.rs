@@ -90,23 +90,26 @@ fn format_into(m: &Member<'_>, c: &mut Cursor<'_>) -> Option<()> {
     Some(())
 }
 
-/// Parses a decimal u64: digits only, at least one, no more than 20.
-fn parse_unsigned(field: &[u8]) -> Option<u64> {
-    if field.is_empty() || field.len() > 20 || !field.iter().all(u8::is_ascii_digit) {
+/// What a field of `-1` parses to; no valid field has this value.
+const MINUS_ONE: u64 = u64::MAX;
+
+/// Parses a field: a decimal u64 (digits only, at least one), or `-1`
+/// (as [`MINUS_ONE`]).
+fn parse_field(field: &[u8]) -> Option<u64> {
+    if field == b"-1" {
+        return Some(MINUS_ONE);
+    }
+    if field.is_empty() {
         return None;
     }
-    field.iter().try_fold(0u64, |v, &d| {
-        v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
-/// Parses a non-negative decimal of at most 10 digits, or `-1`.
-fn parse_field(field: &[u8]) -> Option<i64> {
-    match field {
-        b"-1" => Some(-1),
-        _ if field.len() <= 10 => parse_unsigned(field).map(|v| v as i64),
-        _ => None,
+    let mut value: u64 = 0;
+    for &d in field {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
     }
+    Some(value)
 }
 
 /// Parses the variable's value, putting the descriptors into `fds`;
@@ -115,43 +118,43 @@ fn parse_field(field: &[u8]) -> Option<i64> {
 /// descriptors that fit an `int`, only the own write end `-1`, and no
 /// descriptor named twice. `EINVAL` otherwise.
 pub fn parse_value<'a>(value: &[u8], fds: &'a mut [c_int; FDS_MAX]) -> Result<Member<'a>, Errno> {
-    let mut fields = value.split(|&b| b == b',');
-    let mut next =
-        |parse: fn(&[u8]) -> Option<i64>| fields.next().and_then(parse).ok_or(libc::EINVAL);
-    let n = next(parse_field)?;
-    let rank = next(parse_field)?;
-    let bits = next(parse_field)?;
-    let by = next(parse_field)?;
-    let gone = next(|f| parse_unsigned(f).map(|v| v as i64))? as u64;
-    if !(2..=MAX as i64).contains(&n) || !(0..n).contains(&rank) || !(0..4).contains(&bits) {
+    const HEAD: usize = 5;
+    let mut fields = [0u64; HEAD + FDS_MAX];
+    let mut count = 0;
+    for field in value.split(|&b| b == b',') {
+        let slot = fields.get_mut(count).ok_or(libc::EINVAL)?;
+        *slot = parse_field(field).ok_or(libc::EINVAL)?;
+        count += 1;
+    }
+    let [n, rank, bits, by, gone] = [fields[0], fields[1], fields[2], fields[3], fields[4]];
+    if !(2..=MAX as u64).contains(&n) || rank >= n || bits > 3 || count != HEAD + 2 * n as usize + 2
+    {
         return Err(libc::EINVAL);
     }
     let (n, rank) = (n as usize, rank as usize);
     let by = match by {
-        -1 => None,
-        r if r < n as i64 && r as usize != rank => Some(r as usize),
+        MINUS_ONE => None,
+        r if r < n as u64 && r as usize != rank => Some(r as usize),
         _ => return Err(libc::EINVAL),
     };
     let knowledge = Knowledge::from_parts(bits as u8, by).ok_or(libc::EINVAL)?;
-    let others = if n == 64 { u64::MAX } else { (1u64 << n) - 1 } & !(1u64 << rank);
+    let others = (u64::MAX >> (MAX - n)) & !(1u64 << rank);
     if gone & !others != 0 {
         return Err(libc::EINVAL);
     }
-    let count = 3 + n + (n - 1);
-    for (i, slot) in fds[..count].iter_mut().enumerate() {
-        let v = next(parse_field)?;
-        if v > i64::from(c_int::MAX) || (v < 0 && i != OWN_WRITE_END) {
-            return Err(libc::EINVAL);
-        }
-        *slot = v as c_int;
+    let fds = &mut fds[..count - HEAD];
+    for (i, (slot, &v)) in fds.iter_mut().zip(&fields[HEAD..count]).enumerate() {
+        *slot = match v {
+            MINUS_ONE if i == OWN_WRITE_END => -1,
+            v if v <= c_int::MAX as u64 => v as c_int,
+            _ => return Err(libc::EINVAL),
+        };
     }
-    if fields.next().is_some() {
-        return Err(libc::EINVAL);
-    }
-    let fds = &fds[..count];
-    for (i, &a) in fds.iter().enumerate() {
-        if a >= 0 && fds[i + 1..].contains(&a) {
-            return Err(libc::EINVAL);
+    for i in 0..fds.len() {
+        for j in i + 1..fds.len() {
+            if fds[i] >= 0 && fds[i] == fds[j] {
+                return Err(libc::EINVAL);
+            }
         }
     }
     Ok(Member {
@@ -274,7 +277,9 @@ mod tests {
             b"2,0,0,-1,0,10,11,12,13,14,+15",
             b"2,0,0,-1,0,10,11,12,13,14,-2",
             b"2,0,0,-1,0,10,11,12,13,14,15x",
-            b"2,0,0,-1,0,10,11,12,13,14,00000000015",
+            b"2,0,0,-1,0,10,11,12,13,14,99999999999999999999999",
+            b"2,0,0,-1,0,10,11,12,13,14,15,",
+            b"2,0,0,-1,0,10,11,12,13,14,,15",
         ];
         for value in bad {
             let mut fds = [0; FDS_MAX];

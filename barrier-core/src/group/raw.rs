@@ -75,37 +75,47 @@ pub struct RawGroup {
     gone: u64,
     shared: *mut Head,
     memfd: c_int,
-    /// Every member's epoll instance, which watches its doorbell and the
-    /// other members' pipes. After join, only our own.
-    epoll: [c_int; MAX],
-    /// Every member's eventfd, rung to wake it.
-    doorbell: [c_int; MAX],
-    /// Read ends of the members' pipes: a hang-up means the member is
-    /// gone. After join, every one but our own.
-    pipe_r: [c_int; MAX],
-    /// Write ends of the members' pipes. After join, only our own (until a
-    /// fatal error closes it).
-    pipe_w: [c_int; MAX],
+    /// The members' descriptors, in four runs of [`MAX`], one entry per
+    /// member in each, -1 where this handle holds none (see [`EPOLL`],
+    /// [`BELL`], [`PIPE_R`], [`PIPE_W`]).
+    fds: [c_int; 4 * MAX],
 }
+
+/// Where each member's epoll instance is in [`RawGroup::fds`]; it watches
+/// the member's doorbell and the other members' pipes. After join, only
+/// our own is held.
+const EPOLL: usize = 0;
+/// Where each member's eventfd, rung to wake it, is. All are held.
+const BELL: usize = MAX;
+/// Where the read ends of the members' pipes are: a hang-up means the
+/// member is gone. After join, every one but our own is held.
+const PIPE_R: usize = 2 * MAX;
+/// Where the write ends of the members' pipes are. After join, only our
+/// own is held (until a fatal error closes it).
+const PIPE_W: usize = 3 * MAX;
 
 // SAFETY: the shared page is only touched through atomics, and the
 // descriptors belong to the handle, so it may move to another thread.
 unsafe impl Send for RawGroup {}
 
 impl RawGroup {
-    /// A handle that holds nothing.
-    const EMPTY: RawGroup = RawGroup {
-        n: 0,
-        rank: None,
-        knowledge: Knowledge::NEW,
-        gone: 0,
-        shared: core::ptr::null_mut(),
-        memfd: -1,
-        epoll: [-1; MAX],
-        doorbell: [-1; MAX],
-        pipe_r: [-1; MAX],
-        pipe_w: [-1; MAX],
-    };
+    /// A handle of a group of `n` that holds nothing.
+    fn empty(n: usize) -> RawGroup {
+        RawGroup {
+            n,
+            rank: None,
+            knowledge: Knowledge::NEW,
+            gone: 0,
+            shared: core::ptr::null_mut(),
+            memfd: -1,
+            fds: [-1; 4 * MAX],
+        }
+    }
+
+    /// Closes the descriptor at `at` in `fds`, if held.
+    fn close(&mut self, at: usize) {
+        self.fds[at] = sys::close(self.fds[at]);
+    }
 
     /// Makes a group of `n` members (2 to [`MAX`]): the shared page, `n`
     /// eventfds and `n` pipes, all close-on-exec. `EINVAL` for another
@@ -114,10 +124,7 @@ impl RawGroup {
         if !(2..=MAX).contains(&n) {
             return Err(libc::EINVAL);
         }
-        let mut g = RawGroup {
-            n,
-            ..RawGroup::EMPTY
-        };
+        let mut g = RawGroup::empty(n);
         let made = (|| {
             let len = shared_len(n);
             g.memfd = sys::memfd(c"libbarrier-group", len)?;
@@ -128,14 +135,14 @@ impl RawGroup {
                 (*g.shared).n = n as u64;
             }
             for k in 0..n {
-                g.doorbell[k] = sys::eventfd()?;
-                [g.pipe_r[k], g.pipe_w[k]] = sys::pipe()?;
+                g.fds[BELL + k] = sys::eventfd()?;
+                [g.fds[PIPE_R + k], g.fds[PIPE_W + k]] = sys::pipe()?;
             }
             for k in 0..n {
-                g.epoll[k] = sys::epoll()?;
-                sys::epoll_add(g.epoll[k], g.doorbell[k], DOORBELL)?;
+                g.fds[EPOLL + k] = sys::epoll()?;
+                sys::epoll_add(g.fds[EPOLL + k], g.fds[BELL + k], DOORBELL)?;
                 for j in (0..n).filter(|&j| j != k) {
-                    sys::epoll_add(g.epoll[k], g.pipe_r[j], j as u64)?;
+                    sys::epoll_add(g.fds[EPOLL + k], g.fds[PIPE_R + j], j as u64)?;
                 }
             }
             Ok(())
@@ -153,14 +160,8 @@ impl RawGroup {
     /// that holds nothing. For the other members this is an exit. Safe to
     /// repeat.
     pub fn destroy(&mut self) {
-        for fd in self
-            .doorbell
-            .iter_mut()
-            .chain(self.epoll.iter_mut())
-            .chain(self.pipe_r.iter_mut())
-            .chain(self.pipe_w.iter_mut())
-        {
-            *fd = sys::close(*fd);
+        for at in 0..self.fds.len() {
+            self.close(at);
         }
         self.memfd = sys::close(self.memfd);
         if !self.shared.is_null() {
@@ -168,10 +169,7 @@ impl RawGroup {
             // refers to it once the handle lets go.
             unsafe { sys::unmap(self.shared.cast(), shared_len(self.n)) };
         }
-        *self = RawGroup {
-            n: self.n,
-            ..RawGroup::EMPTY
-        };
+        *self = RawGroup::empty(self.n);
     }
 
     /// Moves the handle into memory of its own (a private anonymous
@@ -266,10 +264,10 @@ impl RawGroup {
         }
         for k in 0..self.n {
             if k == rank {
-                self.pipe_r[k] = sys::close(self.pipe_r[k]);
+                self.close(PIPE_R + k);
             } else {
-                self.pipe_w[k] = sys::close(self.pipe_w[k]);
-                self.epoll[k] = sys::close(self.epoll[k]);
+                self.close(PIPE_W + k);
+                self.close(EPOLL + k);
             }
         }
         self.rank = Some(rank);
@@ -288,6 +286,12 @@ impl RawGroup {
         unsafe { &*self.shared.add(1).cast::<Slot>().add(k) }
     }
 
+    /// Judges `wait` on a look at the other members now.
+    #[inline(never)]
+    fn look(&self, me: usize, wait: Wait) -> Verdict {
+        judge(wait, self.peers(me))
+    }
+
     /// The other members, as the shared page and our record of hang-ups
     /// show them now.
     fn peers(&self, me: usize) -> impl Iterator<Item = Peer> + '_ {
@@ -304,7 +308,7 @@ impl RawGroup {
 
     /// Rings member `k`'s doorbell.
     fn ring(&self, k: usize) -> Result<(), Errno> {
-        sys::write_u64(self.doorbell[k], 1)
+        sys::write_u64(self.fds[BELL + k], 1)
     }
 
     /// Rings every other member that waits for something (for an abort).
@@ -328,7 +332,7 @@ impl RawGroup {
         self.knowledge.aborted();
         self.slot(me).aborted.store(1, SeqCst);
         if self.ring_waiting(me).is_err() {
-            self.pipe_w[me] = sys::close(self.pipe_w[me]);
+            self.close(PIPE_W + me);
         }
     }
 
@@ -338,7 +342,7 @@ impl RawGroup {
     #[cold]
     fn fail(&mut self, me: usize, errno: Errno) -> Error {
         self.announce_abort(me);
-        self.pipe_w[me] = sys::close(self.pipe_w[me]);
+        self.close(PIPE_W + me);
         Error::Os(errno)
     }
 
@@ -439,21 +443,25 @@ impl RawGroup {
     /// then watches the pollfds in an event loop is woken as well.
     #[inline(never)]
     fn wait(&mut self, me: usize, wait: Wait, usec: u64) -> Result<(), Error> {
-        let verdict = judge(wait, self.peers(me));
-        if let Some(done) = self.conclude(wait, verdict) {
-            return done;
-        }
-        self.slot(me).waiting.store(wait.code(), SeqCst);
-        let deadline = deadline(usec);
+        // Set once what we wait for is published: the first look needs
+        // neither that nor the clock.
+        let mut deadline: Option<Option<u64>> = None;
         loop {
-            let verdict = judge(wait, self.peers(me));
+            let verdict = self.look(me, wait);
             if let Some(done) = self.conclude(wait, verdict) {
-                self.slot(me).waiting.store(0, SeqCst);
+                if deadline.is_some() {
+                    self.slot(me).waiting.store(0, SeqCst);
+                }
                 return done;
             }
+            let Some(deadline) = deadline else {
+                self.slot(me).waiting.store(wait.code(), SeqCst);
+                deadline = Some(self::deadline(usec));
+                continue;
+            };
             let timeout = deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())));
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
-            let ready = match sys::epoll_wait(self.epoll[me], &mut events, timeout) {
+            let ready = match sys::epoll_wait(self.fds[EPOLL + me], &mut events, timeout) {
                 Ok(0) => {
                     if deadline.is_some_and(|d| sys::now_nsec() >= d) {
                         return Err(Error::TimedOut);
@@ -477,11 +485,11 @@ impl RawGroup {
         for ev in events {
             let tag = ev.u64;
             if tag == DOORBELL {
-                sys::read_u64(self.doorbell[me])?;
+                sys::read_u64(self.fds[BELL + me])?;
             } else if let Some(k) = usize::try_from(tag).ok().filter(|&k| k < self.n && k != me) {
                 if self.gone & (1 << k) == 0 {
                     self.gone |= 1 << k;
-                    sys::epoll_del(self.epoll[me], self.pipe_r[k])?;
+                    sys::epoll_del(self.fds[EPOLL + me], self.fds[PIPE_R + k])?;
                 }
             }
         }
@@ -497,26 +505,39 @@ impl RawGroup {
         let me = self.rank.ok_or(libc::EINVAL)?;
         let slot = out.first_mut().ok_or(libc::ENOBUFS)?;
         *slot = pollfd {
-            fd: self.epoll[me],
+            fd: self.fds[EPOLL + me],
             events: libc::POLLIN,
             revents: 0,
         };
         Ok(1)
     }
 
-    /// The descriptors a joined member holds, in the order of the
-    /// environment variable: the memfd, our epoll instance, our pipe's
-    /// write end (-1 after a fatal error), every doorbell, the other
-    /// members' pipe read ends.
+    /// Where the `i`-th descriptor of member `me`'s environment variable
+    /// is kept in [`RawGroup::fds`] (`None`: the memfd) and its kind: the
+    /// memfd, our epoll instance, our pipe's write end (-1 after a fatal
+    /// error), every doorbell, the other members' pipe read ends.
+    #[inline(never)]
+    fn env_slot(n: usize, me: usize, i: usize) -> (Option<usize>, sys::FdKind) {
+        match i {
+            0 => (None, sys::FdKind::Other),
+            1 => (Some(EPOLL + me), sys::FdKind::Epoll),
+            2 => (Some(PIPE_W + me), sys::FdKind::PipeWrite),
+            i if i < 3 + n => (Some(BELL + i - 3), sys::FdKind::EventFd),
+            i => {
+                let j = i - 3 - n;
+                let k = if j < me { j } else { j + 1 };
+                (Some(PIPE_R + k), sys::FdKind::PipeRead)
+            }
+        }
+    }
+
+    /// The descriptors member `me` holds after join, in the order of the
+    /// environment variable ([`RawGroup::env_slot`]).
     fn held(&self, me: usize) -> impl Iterator<Item = c_int> + '_ {
-        [self.memfd, self.epoll[me], self.pipe_w[me]]
-            .into_iter()
-            .chain(self.doorbell[..self.n].iter().copied())
-            .chain(
-                (0..self.n)
-                    .filter(move |&k| k != me)
-                    .map(|k| self.pipe_r[k]),
-            )
+        (0..2 * self.n + 2).map(move |i| match Self::env_slot(self.n, me, i).0 {
+            Some(at) => self.fds[at],
+            None => self.memfd,
+        })
     }
 
     /// Before `execve()`, for a joined member: lets its descriptors survive
@@ -578,64 +599,56 @@ impl RawGroup {
         let value = sys::getenv(env::VAR_C).ok_or(libc::ENOENT)?;
         let mut fds = [-1; env::FDS_MAX];
         let m = env::parse_value(value, &mut fds)?;
-        let n = m.n;
-        let me = m.rank;
-        let fds = m.fds;
-        let (memfd, epoll, own_w) = (fds[0], fds[1], fds[2]);
-        let doorbells = &fds[3..3 + n];
-        let reads = &fds[3 + n..];
-        let len = shared_len(n);
-        if sys::regular_file_size(memfd).map_or(true, |size| size < len as u64) {
-            return Err(libc::EBADF);
-        }
-        let kind_ok =
-            |fd: c_int, kind: sys::FdKind| matches!(sys::inspect(fd), Ok((k, true)) if k == kind);
-        let epoll_ok = matches!(sys::inspect(epoll), Ok((sys::FdKind::Epoll, _)));
-        if !epoll_ok
-            || (own_w >= 0 && !kind_ok(own_w, sys::FdKind::PipeWrite))
-            || !doorbells
-                .iter()
-                .all(|&fd| kind_ok(fd, sys::FdKind::EventFd))
-            || !reads.iter().all(|&fd| kind_ok(fd, sys::FdKind::PipeRead))
-        {
-            return Err(libc::EBADF);
-        }
-        let shared: *mut Head = sys::map(memfd, len)?.cast();
-        // SAFETY: the mapping is at least a Head long; its fields are only
-        // written by `create`, before any member could hand it on.
-        let head_ok = unsafe { (*shared).magic == MAGIC && (*shared).n == n as u64 };
-        if !head_ok {
-            // SAFETY: mapped just now with this length.
-            unsafe { sys::unmap(shared.cast(), len) };
-            return Err(libc::EBADF);
-        }
-        let mut g = RawGroup {
-            n,
-            rank: Some(me),
-            knowledge: m.knowledge,
-            gone: m.gone,
-            shared,
-            memfd,
-            ..RawGroup::EMPTY
-        };
-        g.epoll[me] = epoll;
-        g.pipe_w[me] = own_w;
-        g.doorbell[..n].copy_from_slice(doorbells);
-        for (k, &fd) in (0..n).filter(|&k| k != me).zip(reads) {
-            g.pipe_r[k] = fd;
-        }
-        for fd in fds.iter().copied().filter(|&fd| fd >= 0) {
-            if let Err(errno) = sys::set_cloexec(fd, true) {
-                // Give back what was taken without closing anything.
-                for fd in fds.iter().copied().filter(|&fd| fd >= 0) {
-                    let _ = sys::set_cloexec(fd, false);
+        let len = shared_len(m.n);
+        // Nothing the handle takes over is closed on failure: it has no
+        // Drop.
+        let mut g = RawGroup::empty(m.n);
+        for (i, &fd) in m.fds.iter().enumerate() {
+            let (at, kind) = Self::env_slot(m.n, m.rank, i);
+            let ok = match (at, sys::inspect(fd)) {
+                (None, _) => sys::regular_file_size(fd).is_ok_and(|size| size >= len as u64),
+                // Only our write end may be missing (parse_value checks).
+                (Some(_), _) if fd < 0 => true,
+                // The memfd and the epoll instance are blocking; the
+                // library makes every other descriptor non-blocking.
+                (Some(_), Ok((k, nonblocking))) => {
+                    k == kind && (nonblocking || kind == sys::FdKind::Epoll)
                 }
-                // SAFETY: mapped just now with this length.
-                unsafe { sys::unmap(shared.cast(), len) };
-                return Err(errno);
+                (Some(_), Err(_)) => false,
+            };
+            if !ok {
+                return Err(libc::EBADF);
+            }
+            match at {
+                Some(at) => g.fds[at] = fd,
+                None => g.memfd = fd,
             }
         }
+        let shared: *mut Head = sys::map(g.memfd, len)?.cast();
+        // SAFETY: the mapping is at least a Head long; its fields are only
+        // written by `create`, before any member could hand it on.
+        let head_ok = unsafe { (*shared).magic == MAGIC && (*shared).n == m.n as u64 };
+        let cloexec = || {
+            m.fds
+                .iter()
+                .filter(|&&fd| fd >= 0)
+                .try_for_each(|&fd| sys::set_cloexec(fd, true).map(drop))
+        };
+        let taken = if head_ok { cloexec() } else { Err(libc::EBADF) };
+        if let Err(errno) = taken {
+            // Give back what was taken, closing nothing.
+            for &fd in m.fds.iter().filter(|&&fd| fd >= 0) {
+                let _ = sys::set_cloexec(fd, false);
+            }
+            // SAFETY: mapped just now with this length; nothing uses it.
+            unsafe { sys::unmap(shared.cast(), len) };
+            return Err(errno);
+        }
         sys::unsetenv(env::VAR_C);
+        g.shared = shared;
+        g.rank = Some(m.rank);
+        g.knowledge = m.knowledge;
+        g.gone = m.gone;
         Ok(g)
     }
 
