@@ -64,7 +64,7 @@
 
 /* Bytes that always hold what barrier_group_export_env() writes, for any
  * group size. */
-#define BARRIER_GROUP_ENV_MAX 1536
+#define BARRIER_GROUP_ENV_MAX 64
 
 /* Entries that barrier_group_get_pollfds() may need, for any group size. */
 #define BARRIER_GROUP_POLLFDS_MAX 1

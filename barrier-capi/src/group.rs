@@ -13,7 +13,7 @@ use core::ptr::NonNull;
 use libc::{c_int, c_uint};
 
 // The header's constants are written in cbindgen.toml; keep them equal.
-const _: () = assert!(MAX == 64 && env::ENV_MAX == 1536);
+const _: () = assert!(MAX == 64 && env::ENV_MAX == 64);
 
 /// `BARRIER_GROUP_POLLFDS_MAX`: the one epoll descriptor.
 const POLLFDS_MAX: usize = 1;
@@ -52,17 +52,6 @@ unsafe fn look<T>(g: *const RawGroup, null: T, op: impl FnOnce(&RawGroup) -> T) 
     }
 }
 
-/// Stores a fresh handle into `*g`, or NULL and the errno.
-fn hand_out(g: &mut *mut RawGroup, made: Result<RawGroup, c_int>) -> c_int {
-    match made.and_then(RawGroup::into_mapped) {
-        Ok(p) => {
-            *g = p.as_ptr();
-            0
-        }
-        Err(errno) => -errno,
-    }
-}
-
 /// Creates a group of `n` members in `*g`: a shared page, and an eventfd
 /// and a pipe per member, all close-on-exec. Fork (or spawn) the other
 /// members, then every member, this process included, calls
@@ -81,7 +70,13 @@ pub unsafe extern "C" fn barrier_group_new(g: *mut *mut RawGroup, n: c_uint) -> 
         return -libc::EINVAL;
     };
     *g = core::ptr::null_mut();
-    hand_out(g, RawGroup::create(n as usize))
+    match RawGroup::create_mapped(n as usize) {
+        Ok(p) => {
+            *g = p.as_ptr();
+            0
+        }
+        Err(errno) => -errno,
+    }
 }
 
 /// Makes this process member `rank` (0 to n - 1) of the group, once, after
@@ -285,17 +280,11 @@ pub unsafe extern "C" fn barrier_group_get_pollfds(
     if fds.is_null() || g.rank().is_none() {
         return -libc::EINVAL;
     }
-    let mut watch = [libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    }; POLLFDS_MAX];
-    match g.pollfds(&mut watch[..n.min(POLLFDS_MAX)]) {
-        Ok(len) => {
-            // SAFETY: fds is valid for n >= len entries, as the caller guarantees.
-            unsafe { core::ptr::copy_nonoverlapping(watch.as_ptr(), fds, len) };
-            len as c_int
-        }
+    // SAFETY: fds is valid for n entries, as the caller guarantees; no
+    // more than POLLFDS_MAX are ever written.
+    let out = unsafe { core::slice::from_raw_parts_mut(fds, n.min(POLLFDS_MAX)) };
+    match g.pollfds(out) {
+        Ok(len) => len as c_int,
         Err(errno) => -errno,
     }
 }

@@ -116,19 +116,23 @@ fn parse_i64(field: &[u8]) -> Option<i64> {
     }
 }
 
+/// Parses exactly `out.len()` comma-separated decimal fields of `value`
+/// into `out`; `None` if there are more or fewer, or one is malformed.
+pub(crate) fn parse_fields(value: &[u8], out: &mut [i64]) -> Option<()> {
+    let mut parts = value.split(|&b| b == b',');
+    for slot in out.iter_mut() {
+        *slot = parts.next().and_then(parse_i64)?;
+    }
+    parts.next().is_none().then_some(())
+}
+
 /// Parses a variable's value into the end it describes, checking only its
 /// form: five decimal fields, two eventfds and exactly one pipe end (the
 /// other -1), no descriptor named twice, and a possible state. Whether the
 /// descriptors are open and of the right kind is for the caller to check.
 pub fn parse_value(value: &[u8]) -> Result<RawBarrier, Errno> {
     let mut fields = [0i64; 5];
-    let mut parts = value.split(|&b| b == b',');
-    for slot in fields.iter_mut() {
-        *slot = parts.next().and_then(parse_i64).ok_or(libc::EINVAL)?;
-    }
-    if parts.next().is_some() {
-        return Err(libc::EINVAL);
-    }
+    parse_fields(value, &mut fields).ok_or(libc::EINVAL)?;
     let fd = |v: i64| {
         c_int::try_from(v)
             .ok()

@@ -160,6 +160,7 @@ pub fn poll(fds: &mut [pollfd], timeout: Option<timespec>) -> Result<usize, Errn
 }
 
 /// The monotonic clock, in nanoseconds.
+#[inline(never)]
 pub fn now_nsec() -> u64 {
     let mut ts = timespec {
         tv_sec: 0,

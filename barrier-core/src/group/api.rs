@@ -213,7 +213,7 @@ impl Group {
         use std::os::unix::process::CommandExt;
 
         let mut value = [0u8; env::ENV_MAX];
-        let mut keep = [-1; env::FDS_MAX];
+        let mut keep = [-1; 2 * super::logic::MAX + 2];
         let (len, count) = self
             .raw
             .spawn_env(rank, &mut value, &mut keep)

@@ -26,11 +26,15 @@ struct Slot {
     aborted: AtomicU32,
 }
 
-/// The head of the shared page: checked by `import_env`.
+/// The head of the shared page, written once by `create`: its format and
+/// size, and the numbers of the members' descriptors, which every member
+/// holds under the same numbers (fork and `execve()` keep them), so that
+/// `import_env` finds them here.
 #[repr(C, align(64))]
 struct Head {
     magic: u64,
     n: u64,
+    fds: [c_int; 4 * MAX],
 }
 
 /// "libbarG1" in ASCII: the shared page's format.
@@ -50,7 +54,8 @@ fn deadline(usec: u64) -> Option<u64> {
 }
 
 /// The `epoll_wait` timeout for `nsec` nanoseconds: milliseconds, rounded
-/// up so that a wait never ends early (the loop checks the deadline).
+/// up so that a wait never ends early, and capped at `c_int::MAX` (the
+/// loop then waits again).
 fn timeout_ms(nsec: u64) -> c_int {
     c_int::try_from(nsec.div_ceil(1_000_000)).unwrap_or(c_int::MAX)
 }
@@ -121,39 +126,74 @@ impl RawGroup {
     /// eventfds and `n` pipes, all close-on-exec. `EINVAL` for another
     /// `n`; on any failure nothing is left open or mapped.
     pub fn create(n: usize) -> Result<RawGroup, Errno> {
-        if !(2..=MAX).contains(&n) {
-            return Err(libc::EINVAL);
-        }
         let mut g = RawGroup::empty(n);
-        let made = (|| {
-            let len = shared_len(n);
-            g.memfd = sys::memfd(c"libbarrier-group", len)?;
-            g.shared = sys::map(g.memfd, len)?.cast();
-            // SAFETY: the page is fresh, zero-filled, and at least a Head long.
-            unsafe {
-                (*g.shared).magic = MAGIC;
-                (*g.shared).n = n as u64;
-            }
-            for k in 0..n {
-                g.fds[BELL + k] = sys::eventfd()?;
-                [g.fds[PIPE_R + k], g.fds[PIPE_W + k]] = sys::pipe()?;
-            }
-            for k in 0..n {
-                g.fds[EPOLL + k] = sys::epoll()?;
-                sys::epoll_add(g.fds[EPOLL + k], g.fds[BELL + k], DOORBELL)?;
-                for j in (0..n).filter(|&j| j != k) {
-                    sys::epoll_add(g.fds[EPOLL + k], g.fds[PIPE_R + j], j as u64)?;
-                }
-            }
-            Ok(())
-        })();
+        g.make()?;
+        Ok(g)
+    }
+
+    /// [`RawGroup::create`] in memory of its own (a private anonymous
+    /// mapping), for callers that keep the handle behind a pointer without
+    /// an allocator, such as the C library. On failure nothing is left
+    /// open or mapped.
+    pub fn create_mapped(n: usize) -> Result<core::ptr::NonNull<RawGroup>, Errno> {
+        let len = core::mem::size_of::<RawGroup>();
+        let p = sys::map(-1, len)?.cast::<RawGroup>();
+        // A mapping at address 0 cannot be told from NULL in C; the kernel
+        // does not place one there unasked.
+        let Some(p) = core::ptr::NonNull::new(p) else {
+            return Err(libc::ENOMEM);
+        };
+        // SAFETY: the mapping is fresh, writable, page-aligned and large
+        // enough for a RawGroup, and only this function knows it.
+        let made = unsafe {
+            p.as_ptr().write(RawGroup::empty(n));
+            (*p.as_ptr()).make()
+        };
         match made {
-            Ok(()) => Ok(g),
+            Ok(()) => Ok(p),
             Err(errno) => {
-                g.destroy();
+                // SAFETY: as above; `make` left the handle empty.
+                unsafe { sys::unmap(p.as_ptr().cast(), len) };
                 Err(errno)
             }
         }
+    }
+
+    /// Makes what an empty handle of `self.n` members needs; on failure
+    /// destroys what it made.
+    fn make(&mut self) -> Result<(), Errno> {
+        let n = self.n;
+        if !(2..=MAX).contains(&n) {
+            return Err(libc::EINVAL);
+        }
+        let made = (|| {
+            let len = shared_len(n);
+            self.memfd = sys::memfd(c"libbarrier-group", len)?;
+            self.shared = sys::map(self.memfd, len)?.cast();
+            for k in 0..n {
+                self.fds[BELL + k] = sys::eventfd()?;
+                [self.fds[PIPE_R + k], self.fds[PIPE_W + k]] = sys::pipe()?;
+            }
+            for k in 0..n {
+                self.fds[EPOLL + k] = sys::epoll()?;
+                sys::epoll_add(self.fds[EPOLL + k], self.fds[BELL + k], DOORBELL)?;
+                for j in (0..n).filter(|&j| j != k) {
+                    sys::epoll_add(self.fds[EPOLL + k], self.fds[PIPE_R + j], j as u64)?;
+                }
+            }
+            // SAFETY: the page is fresh, zero-filled, and at least a Head
+            // long; no other process has it yet.
+            unsafe {
+                (*self.shared).magic = MAGIC;
+                (*self.shared).n = n as u64;
+                (*self.shared).fds = self.fds;
+            }
+            Ok(())
+        })();
+        if made.is_err() {
+            self.destroy();
+        }
+        made
     }
 
     /// Closes every descriptor, unmaps the shared page and leaves a handle
@@ -172,31 +212,8 @@ impl RawGroup {
         *self = RawGroup::empty(self.n);
     }
 
-    /// Moves the handle into memory of its own (a private anonymous
-    /// mapping), for callers that keep it behind a pointer without an
-    /// allocator, such as the C library. On failure the handle is
-    /// destroyed.
-    pub fn into_mapped(mut self) -> Result<core::ptr::NonNull<RawGroup>, Errno> {
-        let mapped = sys::map(-1, core::mem::size_of::<RawGroup>())
-            .map(|p| core::ptr::NonNull::new(p.cast::<RawGroup>()));
-        match mapped {
-            Ok(Some(p)) => {
-                // SAFETY: the mapping is fresh, writable, page-aligned and
-                // large enough for a RawGroup.
-                unsafe { p.as_ptr().write(self) };
-                Ok(p)
-            }
-            // A mapping at address 0 cannot be told from NULL in C; the
-            // kernel does not place one there unasked.
-            Ok(None) | Err(_) => {
-                self.destroy();
-                Err(mapped.err().unwrap_or(libc::ENOMEM))
-            }
-        }
-    }
-
     /// [`RawGroup::import_env`] into memory of its own, as
-    /// [`RawGroup::into_mapped`] does for a new handle; the memory is
+    /// [`RawGroup::create_mapped`] does for a new handle; the memory is
     /// mapped first, so that a failure closes nothing.
     ///
     /// # Safety
@@ -223,11 +240,12 @@ impl RawGroup {
         }
     }
 
-    /// Destroys a handle made by [`RawGroup::into_mapped`] and unmaps its
+    /// Destroys a handle kept in memory of its own and unmaps that
     /// memory.
     ///
     /// # Safety
-    /// `p` must come from [`RawGroup::into_mapped`] and not be used again.
+    /// `p` must come from [`RawGroup::create_mapped`] or
+    /// [`RawGroup::import_env_mapped`] and not be used again.
     pub unsafe fn free_mapped(p: core::ptr::NonNull<RawGroup>) {
         // SAFETY: p points to a live handle in its own mapping (the caller's
         // contract).
@@ -284,12 +302,6 @@ impl RawGroup {
         // stays mapped while the handle holds it, and is only touched
         // through atomics; k < n at every caller.
         unsafe { &*self.shared.add(1).cast::<Slot>().add(k) }
-    }
-
-    /// Judges `wait` on a look at the other members now.
-    #[inline(never)]
-    fn look(&self, me: usize, wait: Wait) -> Verdict {
-        judge(wait, self.peers(me))
     }
 
     /// The other members, as the shared page and our record of hang-ups
@@ -447,7 +459,7 @@ impl RawGroup {
         // neither that nor the clock.
         let mut deadline: Option<Option<u64>> = None;
         loop {
-            let verdict = self.look(me, wait);
+            let verdict = judge(wait, self.peers(me));
             if let Some(done) = self.conclude(wait, verdict) {
                 if deadline.is_some() {
                     self.slot(me).waiting.store(0, SeqCst);
@@ -462,12 +474,11 @@ impl RawGroup {
             let timeout = deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())));
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
             let ready = match sys::epoll_wait(self.fds[EPOLL + me], &mut events, timeout) {
-                Ok(0) => {
-                    if deadline.is_some_and(|d| sys::now_nsec() >= d) {
-                        return Err(Error::TimedOut);
-                    }
-                    continue;
-                }
+                // epoll_wait never ends early, and the time left was
+                // rounded up: it ran out, unless it was more than one call
+                // can take (the cap) or there is no bound (-1).
+                Ok(0) if (0..c_int::MAX).contains(&timeout) => return Err(Error::TimedOut),
+                Ok(0) => continue,
                 Ok(ready) => ready,
                 Err(libc::EINTR) | Err(libc::EAGAIN) => continue,
                 Err(errno) => return Err(self.fail(me, errno)),
@@ -512,32 +523,48 @@ impl RawGroup {
         Ok(1)
     }
 
-    /// Where the `i`-th descriptor of member `me`'s environment variable
-    /// is kept in [`RawGroup::fds`] (`None`: the memfd) and its kind: the
-    /// memfd, our epoll instance, our pipe's write end (-1 after a fatal
-    /// error), every doorbell, the other members' pipe read ends.
-    #[inline(never)]
-    fn env_slot(n: usize, me: usize, i: usize) -> (Option<usize>, sys::FdKind) {
+    /// Where the `i`-th of the `2n + 1` descriptors that member `me` holds
+    /// after join, besides the memfd, is in [`RawGroup::fds`]: its epoll
+    /// instance, its pipe's write end, every doorbell, the other members'
+    /// pipe read ends.
+    fn held_at(n: usize, me: usize, i: usize) -> usize {
         match i {
-            0 => (None, sys::FdKind::Other),
-            1 => (Some(EPOLL + me), sys::FdKind::Epoll),
-            2 => (Some(PIPE_W + me), sys::FdKind::PipeWrite),
-            i if i < 3 + n => (Some(BELL + i - 3), sys::FdKind::EventFd),
+            0 => EPOLL + me,
+            1 => PIPE_W + me,
+            i if i < 2 + n => BELL + i - 2,
             i => {
-                let j = i - 3 - n;
-                let k = if j < me { j } else { j + 1 };
-                (Some(PIPE_R + k), sys::FdKind::PipeRead)
+                let j = i - 2 - n;
+                PIPE_R + j + usize::from(j >= me)
             }
         }
     }
 
-    /// The descriptors member `me` holds after join, in the order of the
-    /// environment variable ([`RawGroup::env_slot`]).
-    fn held(&self, me: usize) -> impl Iterator<Item = c_int> + '_ {
-        (0..2 * self.n + 2).map(move |i| match Self::env_slot(self.n, me, i).0 {
-            Some(at) => self.fds[at],
-            None => self.memfd,
-        })
+    /// The `i`-th of the `2n + 2` descriptors member `me` holds after
+    /// join: the memfd, then those of [`RawGroup::held_at`].
+    #[inline(never)]
+    fn held(&self, me: usize, i: usize) -> c_int {
+        match i {
+            0 => self.memfd,
+            i => self.fds[Self::held_at(self.n, me, i - 1)],
+        }
+    }
+
+    /// Sets or clears close-on-exec on every descriptor member `me` holds.
+    /// On failure, puts back what it changed and returns the error.
+    fn set_cloexec_all(&self, me: usize, on: bool) -> Result<(), Errno> {
+        for i in 0..2 * self.n + 2 {
+            let fd = self.held(me, i);
+            if fd < 0 {
+                continue;
+            }
+            if let Err(errno) = sys::set_cloexec(fd, on) {
+                for j in 0..i {
+                    let _ = sys::set_cloexec(self.held(me, j), !on);
+                }
+                return Err(errno);
+            }
+        }
+        Ok(())
     }
 
     /// Before `execve()`, for a joined member: lets its descriptors survive
@@ -548,135 +575,123 @@ impl RawGroup {
     /// ([`env::ENV_MAX`] always suffices). On any error nothing changed.
     pub fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         let me = self.rank.ok_or(libc::EINVAL)?;
-        let mut fds = [-1; env::FDS_MAX];
-        let mut count = 0;
-        for fd in self.held(me) {
-            fds[count] = fd;
-            count += 1;
-        }
-        let fds = &fds[..count];
         let text = env::Member {
-            n: self.n,
             rank: me,
             knowledge: self.knowledge,
             gone: self.gone,
-            fds,
+            memfd: self.memfd,
+            write_end: self.fds[PIPE_W + me] >= 0,
         };
         let mut scratch = [0u8; env::ENV_MAX];
         let len = env::format(&text, &mut scratch).ok_or(libc::ENOBUFS)?;
         let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
-        let mut was = [false; env::FDS_MAX];
-        for (i, &fd) in fds.iter().enumerate().filter(|(_, &fd)| fd >= 0) {
-            match sys::set_cloexec(fd, false) {
-                Ok(before) => was[i] = before,
-                Err(errno) => {
-                    for (&done, &before) in fds[..i].iter().zip(&was).filter(|(&fd, _)| fd >= 0) {
-                        let _ = sys::set_cloexec(done, before);
-                    }
-                    return Err(errno);
-                }
-            }
-        }
+        // The library keeps a member's descriptors all close-on-exec, or
+        // all not after an export: on failure they go back to the former.
+        self.set_cloexec_all(me, false)?;
         out.copy_from_slice(&scratch[..=len]);
         Ok(len)
     }
 
     /// In the program started by `execve()`: takes over the member that
-    /// `$BARRIER_GROUP` describes and removes the variable. Checks every
-    /// descriptor's kind (the memfd a shared page of this format and size,
-    /// eventfds, pipe ends, all non-blocking but the memfd), maps the page
-    /// and makes the descriptors close-on-exec again.
+    /// `$BARRIER_GROUP` describes and removes the variable. Maps the shared
+    /// page the memfd holds (checking its format and size), finds there the
+    /// numbers of the member's other descriptors, checks each one's kind
+    /// (epoll instance, pipe ends and eventfds, non-blocking where the
+    /// library makes them so), and makes them all close-on-exec again.
     ///
     /// On failure nothing was closed or changed: `ENOENT` if the variable
-    /// is unset, `EINVAL` if it is malformed, `EBADF` if a descriptor is
-    /// closed or of the wrong kind, or the error of `mmap`.
+    /// is unset, `EINVAL` if it is malformed or names a rank the group does
+    /// not have, `EBADF` if a descriptor is closed or of the wrong kind (or
+    /// the memfd holds no shared page of a group), or the error of `mmap`.
     ///
     /// # Safety
-    /// The descriptors the variable names must belong to nothing else in
-    /// this process (the handle takes them over), and no other thread may
-    /// read or change the environment meanwhile.
+    /// The descriptors of the member must belong to nothing else in this
+    /// process (the handle takes them over), and no other thread may read
+    /// or change the environment meanwhile.
     pub unsafe fn import_env() -> Result<RawGroup, Errno> {
         let value = sys::getenv(env::VAR_C).ok_or(libc::ENOENT)?;
-        let mut fds = [-1; env::FDS_MAX];
-        let m = env::parse_value(value, &mut fds)?;
-        let len = shared_len(m.n);
-        // Nothing the handle takes over is closed on failure: it has no
-        // Drop.
-        let mut g = RawGroup::empty(m.n);
-        for (i, &fd) in m.fds.iter().enumerate() {
-            let (at, kind) = Self::env_slot(m.n, m.rank, i);
-            let ok = match (at, sys::inspect(fd)) {
-                (None, _) => sys::regular_file_size(fd).is_ok_and(|size| size >= len as u64),
-                // Only our write end may be missing (parse_value checks).
-                (Some(_), _) if fd < 0 => true,
-                // The memfd and the epoll instance are blocking; the
-                // library makes every other descriptor non-blocking.
-                (Some(_), Ok((k, nonblocking))) => {
-                    k == kind && (nonblocking || kind == sys::FdKind::Epoll)
-                }
-                (Some(_), Err(_)) => false,
-            };
-            if !ok {
+        let m = env::parse_value(value)?;
+        let size = sys::regular_file_size(m.memfd)?;
+        // The largest page there is, and at least a head.
+        if !(core::mem::size_of::<Head>() as u64..=shared_len(MAX) as u64).contains(&size) {
+            return Err(libc::EBADF);
+        }
+        let shared: *mut Head = sys::map(m.memfd, size as usize)?.cast();
+        // SAFETY: the mapping is at least a Head long; `create` writes the
+        // head before any other process can see the page, and nothing
+        // writes it afterwards.
+        let head = unsafe { &*shared };
+        let n = head.n as usize;
+        let mut g = RawGroup::empty(n);
+        g.rank = Some(m.rank);
+        g.knowledge = m.knowledge;
+        g.gone = m.gone;
+        g.memfd = m.memfd;
+        let taken = (|| {
+            let valid =
+                head.magic == MAGIC && (2..=MAX).contains(&n) && size as usize == shared_len(n);
+            if !valid {
                 return Err(libc::EBADF);
             }
-            match at {
-                Some(at) => g.fds[at] = fd,
-                None => g.memfd = fd,
+            if !m.fits(n) {
+                return Err(libc::EINVAL);
             }
-        }
-        let shared: *mut Head = sys::map(g.memfd, len)?.cast();
-        // SAFETY: the mapping is at least a Head long; its fields are only
-        // written by `create`, before any member could hand it on.
-        let head_ok = unsafe { (*shared).magic == MAGIC && (*shared).n == m.n as u64 };
-        let cloexec = || {
-            m.fds
-                .iter()
-                .filter(|&&fd| fd >= 0)
-                .try_for_each(|&fd| sys::set_cloexec(fd, true).map(drop))
-        };
-        let taken = if head_ok { cloexec() } else { Err(libc::EBADF) };
+            for i in 0..2 * n + 1 {
+                let at = Self::held_at(n, m.rank, i);
+                let fd = head.fds[at];
+                let kind = match at / MAX {
+                    0 => sys::FdKind::Epoll,
+                    1 => sys::FdKind::EventFd,
+                    2 => sys::FdKind::PipeRead,
+                    _ if !m.write_end => continue,
+                    _ => sys::FdKind::PipeWrite,
+                };
+                // The library makes every descriptor but the epoll instance
+                // (and the memfd) non-blocking.
+                let ok = matches!(sys::inspect(fd), Ok((k, nonblocking))
+                    if k == kind && (nonblocking || kind == sys::FdKind::Epoll));
+                if !ok || fd == m.memfd || g.fds.contains(&fd) {
+                    return Err(libc::EBADF);
+                }
+                g.fds[at] = fd;
+            }
+            g.set_cloexec_all(m.rank, true)
+        })();
         if let Err(errno) = taken {
-            // Give back what was taken, closing nothing.
-            for &fd in m.fds.iter().filter(|&&fd| fd >= 0) {
-                let _ = sys::set_cloexec(fd, false);
-            }
+            // Nothing was closed; set_cloexec_all put the flags back.
             // SAFETY: mapped just now with this length; nothing uses it.
-            unsafe { sys::unmap(shared.cast(), len) };
+            unsafe { sys::unmap(shared.cast(), size as usize) };
             return Err(errno);
         }
         sys::unsetenv(env::VAR_C);
         g.shared = shared;
-        g.rank = Some(m.rank);
-        g.knowledge = m.knowledge;
-        g.gone = m.gone;
         Ok(g)
     }
 
-    /// What a spawned member `rank` of this unjoined handle would hold, in
-    /// the environment variable's order, and that variable's value: for
-    /// [`super::Group::spawn`]. `EINVAL` if the handle joined already or
-    /// `rank >= n`.
+    /// The value of the environment variable for a member `rank` spawned
+    /// from this handle, which must not have joined, and the descriptors it
+    /// keeps across `execve()`: for [`super::Group::spawn`]. `EINVAL` if the
+    /// handle joined already or `rank >= n`.
     #[cfg(feature = "std")]
     pub(crate) fn spawn_env(
         &self,
         rank: usize,
         value: &mut [u8; env::ENV_MAX],
-        keep: &mut [c_int; env::FDS_MAX],
+        keep: &mut [c_int; 2 * MAX + 2],
     ) -> Result<(usize, usize), Errno> {
         if self.rank.is_some() || rank >= self.n || self.shared.is_null() {
             return Err(libc::EINVAL);
         }
-        let mut count = 0;
-        for fd in self.held(rank) {
-            keep[count] = fd;
-            count += 1;
+        let count = 2 * self.n + 2;
+        for (i, slot) in keep[..count].iter_mut().enumerate() {
+            *slot = self.held(rank, i);
         }
         let text = env::Member {
-            n: self.n,
             rank,
             knowledge: Knowledge::NEW,
             gone: 0,
-            fds: &keep[..count],
+            memfd: self.memfd,
+            write_end: true,
         };
         let len = env::format_value(&text, value).ok_or(libc::ENOBUFS)?;
         Ok((len, count))
