@@ -83,9 +83,10 @@
 //!
 //! Per member after join: `2n + 2` descriptors (the memfd, its epoll
 //! instance, `n` doorbells, `n - 1` pipe read ends and its own write end);
-//! `4n + 1` before join, in the creator. The shared page is 4 KiB (8 KiB
-//! for 64 members), and a handle kept behind a pointer (the C library's)
-//! one more page. No call but `new`, `import_env` and `free` maps or
+//! `4n + 1` before join, in the creator. The shared memory is one page of
+//! 4 KiB up to 47 members and two from 48 (a head with the descriptor
+//! numbers, then a 64-byte slot per member), and a handle kept behind a
+//! pointer (the C library's) one more page. No call but `new`, `import_env` and `free` maps or
 //! unmaps memory, and none allocates.
 
 mod api;
