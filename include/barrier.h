@@ -476,9 +476,9 @@ int barrier_group_abort(struct BarrierGroup *g);
  * aborted.
  *
  * Returns 1 if another member aborted or exited and this member did not
- * abort; 0 if it did and this member aborted too; -ETIMEDOUT; -EINVAL if
- * `g` is NULL or before `barrier_group_join()`; another negative errno if
- * a system call failed.
+ * abort; 0 if one did but this member has aborted too; -ETIMEDOUT;
+ * -EINVAL if `g` is NULL or before `barrier_group_join()`; another
+ * negative errno if a system call failed.
  */
 int barrier_group_wait_abortion(struct BarrierGroup *g, uint64_t usec);
 
