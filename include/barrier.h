@@ -20,6 +20,12 @@
  *
  * Cost: 4 descriptors per object, 3 after barrier_set_role. No allocation.
  *
+ * Groups (BarrierGroup, barrier_group_*): the same for n processes, up to
+ * BARRIER_GROUP_MAX: barrier_group_new(), fork, every member calls
+ * barrier_group_join() with a rank of its own, then places and syncs; a
+ * sync waits for every other member. See the section "Groups" of
+ * libbarrier(3).
+ *
  * Manual: libbarrier(3), and a page for every function (man barrier_sync).
  */
 
