@@ -20,6 +20,12 @@
  *
  * Cost: 4 descriptors per object, 3 after barrier_set_role. No allocation.
  *
+ * Groups (BarrierGroup, barrier_group_*): the same for n processes, up to
+ * BARRIER_GROUP_MAX: barrier_group_new(), fork, every member calls
+ * barrier_group_join() with a rank of its own, then places and syncs; a
+ * sync waits for every other member. See the section "Groups" of
+ * libbarrier(3).
+ *
  * Manual: libbarrier(3), and a page for every function (man barrier_sync).
  */
 
@@ -476,9 +482,9 @@ int barrier_group_abort(struct BarrierGroup *g);
  * aborted.
  *
  * Returns 1 if another member aborted or exited and this member did not
- * abort; 0 if it did and this member aborted too; -ETIMEDOUT; -EINVAL if
- * `g` is NULL or before `barrier_group_join()`; another negative errno if
- * a system call failed.
+ * abort; 0 if one did but this member has aborted too; -ETIMEDOUT;
+ * -EINVAL if `g` is NULL or before `barrier_group_join()`; another
+ * negative errno if a system call failed.
  */
 int barrier_group_wait_abortion(struct BarrierGroup *g, uint64_t usec);
 

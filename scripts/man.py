@@ -58,6 +58,15 @@ PAGES = [
     (["barrier_get_pollfds"], "watch a barrier from an event loop"),
     (["barrier_create_pair"], "create both ends of a barrier in one process"),
     (["barrier_export_env", "barrier_import_env"], "hand an end of a barrier across execve()"),
+    (["barrier_group_new", "barrier_group_join", "barrier_group_free", "barrier_group_freep",
+      "barrier_group_size", "barrier_group_rank"], "create, join and free a barrier group"),
+    (["barrier_group_sync", "barrier_group_place", "barrier_group_place_and_sync",
+      "barrier_group_abort", "barrier_group_wait_abortion", "barrier_group_i_aborted",
+      "barrier_group_they_aborted", "barrier_group_is_aborted", "barrier_group_aborted_by"],
+     "place, wait for and abort the barriers of a group, and tell who aborted"),
+    (["barrier_group_get_pollfds"], "watch a barrier group from an event loop"),
+    (["barrier_group_export_env", "barrier_group_import_env"],
+     "hand a membership of a barrier group across execve()"),
 ]
 
 

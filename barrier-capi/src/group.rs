@@ -200,9 +200,9 @@ pub unsafe extern "C" fn barrier_group_abort(g: *mut RawGroup) -> c_int {
 /// aborted.
 ///
 /// Returns 1 if another member aborted or exited and this member did not
-/// abort; 0 if it did and this member aborted too; -ETIMEDOUT; -EINVAL if
-/// `g` is NULL or before `barrier_group_join()`; another negative errno if
-/// a system call failed.
+/// abort; 0 if one did but this member has aborted too; -ETIMEDOUT;
+/// -EINVAL if `g` is NULL or before `barrier_group_join()`; another
+/// negative errno if a system call failed.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_group_wait_abortion(g: *mut RawGroup, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.

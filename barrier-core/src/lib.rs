@@ -1,4 +1,5 @@
-//! An inter-process barrier compatible with systemd's.
+//! An inter-process barrier compatible with systemd's, and barrier groups
+//! of up to 64 processes.
 //!
 //! Two processes, usually a parent and the child it just forked, place
 //! numbered sync points and wait for each other to reach them. Either side
@@ -18,6 +19,14 @@
 //!   syscall.
 //! - [`env`](mod@env) formats and parses the `BARRIER_FDS` variable that carries
 //!   one end across `execve()`.
+//!
+//! Beyond two parties, [`group`] is a barrier of `n` processes (2 to 64):
+//! a sync returns once every other member has placed at least as many
+//! barriers, any member can abort all the others, and a member's exit or
+//! crash is seen by all of them, with the same rule that barriers placed
+//! before it still count. [`Group`] is its owned API; the module's page
+//! explains the mechanism (a shared page, and per member an eventfd, a
+//! pipe and an epoll instance) and what it costs.
 //!
 //! The crate is `no_std` apart from the `std` feature (on by default),
 //! which adds conversions into `std::io::Error`, [`Barrier::spawn`] and
