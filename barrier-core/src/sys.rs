@@ -253,37 +253,20 @@ pub enum FdKind {
 /// Finds out what `fd` is and whether it is non-blocking; `Err(EBADF)` if
 /// it is not open.
 ///
-/// An eventfd is recognised by the name the kernel gives it in
-/// /proc/self/fd, so this needs /proc.
+/// The kind is read from the name the kernel gives the descriptor in
+/// /proc/self/fd (`pipe:[...]`, `anon_inode:[eventfd]`,
+/// `anon_inode:[eventpoll]`), so this needs /proc; a pipe's end from its
+/// access mode.
 pub fn inspect(fd: c_int) -> Result<(FdKind, bool), Errno> {
     // SAFETY: F_GETFL takes no argument.
     let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if fl < 0 {
         return Err(errno());
     }
-    let nonblocking = fl & libc::O_NONBLOCK != 0;
-    // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: st is a live, writable stat.
-    if unsafe { libc::fstat(fd, &mut st) } < 0 {
-        return Err(errno());
-    }
-    if st.st_mode & libc::S_IFMT == libc::S_IFIFO {
-        let kind = match fl & libc::O_ACCMODE {
-            libc::O_RDONLY => FdKind::PipeRead,
-            libc::O_WRONLY => FdKind::PipeWrite,
-            _ => FdKind::Other,
-        };
-        return Ok((kind, nonblocking));
-    }
-    const EVENTFD: &[u8] = b"anon_inode:[eventfd]";
-    const EPOLL: &[u8] = b"anon_inode:[eventpoll]";
-    let mut path = [0u8; 32];
-    let mut c = crate::env::Cursor::new(&mut path);
-    // "/proc/self/fd/" and at most 11 characters and a NUL fit in 32 bytes.
-    c.push(b"/proc/self/fd/")
-        .and_then(|()| c.push_decimal(i64::from(fd)))
-        .and_then(|()| c.push(b"\0"))
+    // "/proc/self/fd/", at most 11 characters and a NUL.
+    let mut path = *b"/proc/self/fd/\0\0\0\0\0\0\0\0\0\0\0\0";
+    crate::env::Cursor::new(&mut path[14..25])
+        .push_decimal(i64::from(fd))
         .ok_or(libc::EINVAL)?;
     let mut target = [0u8; 32];
     // SAFETY: path is NUL-terminated; target is writable for its length.
@@ -297,12 +280,28 @@ pub fn inspect(fd: c_int) -> Result<(FdKind, bool), Errno> {
     if len < 0 {
         return Err(errno());
     }
-    let kind = match target.get(..len as usize) {
-        Some(EVENTFD) => FdKind::EventFd,
-        Some(EPOLL) => FdKind::Epoll,
-        _ => FdKind::Other,
+    let name = &target[..len as usize];
+    let kind = if same(name, b"anon_inode:[eventfd]") {
+        FdKind::EventFd
+    } else if same(name, b"anon_inode:[eventpoll]") {
+        FdKind::Epoll
+    } else if same(name.get(..5).unwrap_or_default(), b"pipe:") {
+        match fl & libc::O_ACCMODE {
+            libc::O_RDONLY => FdKind::PipeRead,
+            libc::O_WRONLY => FdKind::PipeWrite,
+            _ => FdKind::Other,
+        }
+    } else {
+        FdKind::Other
     };
-    Ok((kind, nonblocking))
+    Ok((kind, fl & libc::O_NONBLOCK != 0))
+}
+
+/// Whether `a` and `b` hold the same bytes: a plain loop, where comparing
+/// with a constant would unroll into a comparison per byte.
+#[inline(never)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The value of the environment variable `name`.
