@@ -361,18 +361,23 @@ pub fn memfd(name: &CStr, len: usize) -> Result<c_int, Errno> {
     }
 }
 
-/// The size of the regular file `fd`; `EBADF` if it is not one.
-pub fn regular_file_size(fd: c_int) -> Result<u64, Errno> {
+/// The size of the memfd `fd`, which must be a regular file sealed
+/// against growing and shrinking (as [`memfd`] makes it); `EBADF` if it
+/// is not.
+pub fn sealed_size(fd: c_int) -> Result<u64, Errno> {
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: st is a live, writable stat.
-    if unsafe { libc::fstat(fd, &mut st) } < 0 {
-        return Err(errno());
-    }
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+    // SAFETY: st is a live, writable stat; F_GET_SEALS takes no argument.
+    let (stat, seals) = unsafe { (libc::fstat(fd, &mut st), libc::fcntl(fd, libc::F_GET_SEALS)) };
+    let sealed = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+    if stat < 0
+        || st.st_mode & libc::S_IFMT != libc::S_IFREG
+        || seals < 0
+        || seals & sealed != sealed
+    {
         return Err(libc::EBADF);
     }
-    u64::try_from(st.st_size).map_err(|_| libc::EBADF)
+    Ok(st.st_size as u64)
 }
 
 /// Maps `len` bytes: of `fd` shared, or private anonymous memory for
@@ -423,26 +428,16 @@ pub fn epoll() -> Result<c_int, Errno> {
     }
 }
 
-/// Adds `fd` to the epoll instance `ep` for input (hang-up and error are
-/// always reported), level-triggered, tagged with `data`.
-pub fn epoll_add(ep: c_int, fd: c_int, data: u64) -> Result<(), Errno> {
+/// Adds `fd` to the epoll instance `ep` (`op` `EPOLL_CTL_ADD`), or
+/// changes its entry there (`EPOLL_CTL_MOD`), to report `events` tagged
+/// with `data`. Hang-up and error are always reported.
+pub fn epoll_ctl(ep: c_int, op: c_int, fd: c_int, events: c_int, data: u64) -> Result<(), Errno> {
     let mut ev = libc::epoll_event {
-        events: libc::EPOLLIN as u32,
+        events: events as u32,
         u64: data,
     };
     // SAFETY: ev is a live epoll_event.
-    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-        Err(errno())
-    } else {
-        Ok(())
-    }
-}
-
-/// Removes `fd` from the epoll instance `ep`.
-pub fn epoll_del(ep: c_int, fd: c_int) -> Result<(), Errno> {
-    // SAFETY: EPOLL_CTL_DEL ignores the event pointer (NULL is allowed
-    // since Linux 2.6.9).
-    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, core::ptr::null_mut()) } < 0 {
+    if unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) } < 0 {
         Err(errno())
     } else {
         Ok(())

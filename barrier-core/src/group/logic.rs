@@ -97,9 +97,10 @@ pub enum Wait {
 
 impl Wait {
     /// The value a waiting member publishes in its slot, so that the member
-    /// that can end the wait knows to ring its doorbell: the count it waits
-    /// for, or `u64::MAX` for an abortion (which no count reaches). 0 means
-    /// "not waiting"; a sync for 0 barriers never needs to wait.
+    /// that can end the wait knows to ring its doorbell: the count a sync
+    /// waits for. 0 means "not waiting"; a sync for 0 barriers never needs
+    /// to wait. A wait for an abortion publishes nothing (every abort
+    /// rings every member); its code, `u64::MAX`, no count reaches.
     pub const fn code(self) -> u64 {
         match self {
             Wait::Sync(target) => target,

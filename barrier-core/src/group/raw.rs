@@ -63,6 +63,11 @@ fn timeout_ms(nsec: u64) -> c_int {
 /// The tag of a member's doorbell in its epoll instance; the pipes are
 /// tagged with their member's rank.
 const DOORBELL: u64 = u64::MAX;
+/// `EPOLL_CTL_ADD`.
+const ADD: c_int = libc::EPOLL_CTL_ADD;
+/// The events a pipe is watched for: input, which a pipe that nobody
+/// writes to only reports with its hang-up, once.
+const ONESHOT: c_int = libc::EPOLLIN | libc::EPOLLONESHOT;
 
 /// One member's handle on a group.
 ///
@@ -176,9 +181,12 @@ impl RawGroup {
             }
             for k in 0..n {
                 self.fds[EPOLL + k] = sys::epoll()?;
-                sys::epoll_add(self.fds[EPOLL + k], self.fds[BELL + k], DOORBELL)?;
+                let ep = self.fds[EPOLL + k];
+                sys::epoll_ctl(ep, ADD, self.fds[BELL + k], libc::EPOLLIN, DOORBELL)?;
+                // A pipe only ever reports its hang-up, once: then the
+                // member is gone, and its entry is disabled (one-shot).
                 for j in (0..n).filter(|&j| j != k) {
-                    sys::epoll_add(self.fds[EPOLL + k], self.fds[PIPE_R + j], j as u64)?;
+                    sys::epoll_ctl(ep, ADD, self.fds[PIPE_R + j], ONESHOT, j as u64)?;
                 }
             }
             // SAFETY: the page is fresh, zero-filled, and at least a Head
@@ -323,15 +331,14 @@ impl RawGroup {
         sys::write_u64(self.fds[BELL + k], 1)
     }
 
-    /// Rings every other member that waits for something (for an abort).
+    /// Rings every other member (for an abort: rare, and a member may be
+    /// watching its epoll instance from an event loop, or be in any wait).
     /// The first failure is returned; the others are still rung.
-    fn ring_waiting(&self, me: usize) -> Result<(), Errno> {
+    fn ring_all(&self, me: usize) -> Result<(), Errno> {
         let mut result = Ok(());
         for k in (0..self.n).filter(|&k| k != me) {
-            if self.slot(k).waiting.load(SeqCst) != 0 {
-                if let Err(errno) = self.ring(k) {
-                    result = result.and(Err(errno));
-                }
+            if let Err(errno) = self.ring(k) {
+                result = result.and(Err(errno));
             }
         }
         result
@@ -343,7 +350,7 @@ impl RawGroup {
     fn announce_abort(&mut self, me: usize) {
         self.knowledge.aborted();
         self.slot(me).aborted.store(1, SeqCst);
-        if self.ring_waiting(me).is_err() {
+        if self.ring_all(me).is_err() {
             self.close(PIPE_W + me);
         }
     }
@@ -458,16 +465,21 @@ impl RawGroup {
         // Set once what we wait for is published: the first look needs
         // neither that nor the clock.
         let mut deadline: Option<Option<u64>> = None;
+        let mut expired = false;
         loop {
             let verdict = judge(wait, self.peers(me));
             if let Some(done) = self.conclude(wait, verdict) {
                 if deadline.is_some() {
-                    self.slot(me).waiting.store(0, SeqCst);
+                    self.publish(me, wait, 0);
                 }
                 return done;
             }
+            // The time ran out, and a last look found nothing either.
+            if expired {
+                return Err(Error::TimedOut);
+            }
             let Some(deadline) = deadline else {
-                self.slot(me).waiting.store(wait.code(), SeqCst);
+                self.publish(me, wait, wait.code());
                 deadline = Some(self::deadline(usec));
                 continue;
             };
@@ -477,8 +489,10 @@ impl RawGroup {
                 // epoll_wait never ends early, and the time left was
                 // rounded up: it ran out, unless it was more than one call
                 // can take (the cap) or there is no bound (-1).
-                Ok(0) if (0..c_int::MAX).contains(&timeout) => return Err(Error::TimedOut),
-                Ok(0) => continue,
+                Ok(0) => {
+                    expired = (0..c_int::MAX).contains(&timeout);
+                    continue;
+                }
                 Ok(ready) => ready,
                 Err(libc::EINTR) | Err(libc::EAGAIN) => continue,
                 Err(errno) => return Err(self.fail(me, errno)),
@@ -489,19 +503,26 @@ impl RawGroup {
         }
     }
 
+    /// Publishes what a sync waits for (`code`; 0: nothing), for the member
+    /// that completes it to ring our doorbell. A wait for an abortion
+    /// publishes nothing: every abort rings every member.
+    fn publish(&self, me: usize, wait: Wait, code: u64) {
+        if let Wait::Sync(_) = wait {
+            self.slot(me).waiting.store(code, SeqCst);
+        }
+    }
+
     /// Takes in what `epoll_wait` reported: empties our doorbell, and
-    /// records each member whose pipe hung up as gone, removing its pipe
-    /// from our epoll instance so that it wakes nobody again.
+    /// records each member whose pipe hung up as gone (its entry, one-shot,
+    /// reports nothing more). `EBADF` for an entry this handle never made.
     fn take_in(&mut self, me: usize, events: &[libc::epoll_event]) -> Result<(), Errno> {
         for ev in events {
-            let tag = ev.u64;
-            if tag == DOORBELL {
-                sys::read_u64(self.fds[BELL + me])?;
-            } else if let Some(k) = usize::try_from(tag).ok().filter(|&k| k < self.n && k != me) {
-                if self.gone & (1 << k) == 0 {
-                    self.gone |= 1 << k;
-                    sys::epoll_del(self.fds[EPOLL + me], self.fds[PIPE_R + k])?;
+            match usize::try_from(ev.u64) {
+                _ if ev.u64 == DOORBELL => {
+                    sys::read_u64(self.fds[BELL + me])?;
                 }
+                Ok(k) if k < self.n && k != me => self.gone |= 1 << k,
+                _ => return Err(libc::EBADF),
             }
         }
         Ok(())
@@ -611,7 +632,7 @@ impl RawGroup {
     pub unsafe fn import_env() -> Result<RawGroup, Errno> {
         let value = sys::getenv(env::VAR_C).ok_or(libc::ENOENT)?;
         let m = env::parse_value(value)?;
-        let size = sys::regular_file_size(m.memfd)?;
+        let size = sys::sealed_size(m.memfd)?;
         // The largest page there is, and at least a head.
         if !(core::mem::size_of::<Head>() as u64..=shared_len(MAX) as u64).contains(&size) {
             return Err(libc::EBADF);
@@ -655,6 +676,12 @@ impl RawGroup {
                 }
                 g.fds[at] = fd;
             }
+            // Our epoll instance, and not another one at that number: it
+            // has our doorbell (changing its entry to what it is fails
+            // with ENOENT elsewhere).
+            let (ep, bell) = (g.fds[EPOLL + m.rank], g.fds[BELL + m.rank]);
+            sys::epoll_ctl(ep, libc::EPOLL_CTL_MOD, bell, libc::EPOLLIN, DOORBELL)
+                .map_err(|_| libc::EBADF)?;
             g.set_cloexec_all(m.rank, true)
         })();
         if let Err(errno) = taken {
