@@ -28,12 +28,14 @@
 //!   it waits for, reads them again (so that a member completing it
 //!   meanwhile either sees it waiting or is seen), and sleeps in
 //!   `epoll_wait`.
-//! - **abort** sets the member's flag and rings every member that waits.
+//! - **abort** sets the member's flag and rings every other member (aborts
+//!   are rare, and a member may be waiting in any call or in an event
+//!   loop).
 //! - **exit** closes the member's write end (the kernel does it on a crash
 //!   or SIGKILL), so its pipe hangs up in every other member's epoll
-//!   instance: a waiter wakes, marks the member gone, removes its pipe
-//!   from the instance (so a gone member wakes nobody twice), and reads its
-//!   final count from the page. A stopped member keeps its pipe open, so
+//!   instance: a waiter wakes, marks the member gone, and reads its final
+//!   count from the page. The pipes are watched one-shot, so a gone
+//!   member wakes each other member once. A stopped member keeps its pipe open, so
 //!   SIGSTOP is not death; nothing depends on pids.
 //!
 //! Every shared update is a single atomic store or add, so a member killed
@@ -65,8 +67,8 @@
 //!   `pthread_barrier_t` in the same run: 1.67x and 5.11x with `ppoll`,
 //!   1.42x and 1.84x with epoll (2 members: 1.10x and 1.17x, the only
 //!   size where `ppoll` is ahead). The epoll instance also gives an event
-//!   loop a single descriptor to watch, and removing a gone member's pipe
-//!   from it keeps the loop from spinning on a hang-up.
+//!   loop a single descriptor to watch, and its one-shot entries keep the
+//!   loop from spinning on a hang-up.
 //!
 //! Each member makes, per round, one atomic add and, if it has to sleep,
 //! one `epoll_wait` and one `read` of its doorbell; the member that
