@@ -77,6 +77,18 @@ bool group_await(void) {
         }
 }
 
+void group_rendezvous(unsigned n) {
+        if (group_rank == 0) {
+                for (unsigned r = 1; r < n; r++)
+                        CHECK(group_await());
+                for (unsigned r = 1; r < n; r++)
+                        group_post(r);
+        } else {
+                group_post(0);
+                CHECK(group_await());
+        }
+}
+
 void group_await_gone(pid_t pid) {
         char s;
 
