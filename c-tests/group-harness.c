@@ -15,16 +15,19 @@
 int group_rank = -1;
 volatile pid_t *group_pids;
 
-/* inbox[r][0] is read by rank r, inbox[r][1] written by anyone */
+/* inbox[r][0] is read by rank r, inbox[r][1] written by anyone; meeting[r]
+ * likewise, for group_rendezvous() only, so that its bytes never mix with
+ * a test's handshakes */
 static int inbox[GROUP_INBOXES][2];
+static int meeting[GROUP_INBOXES][2];
 static unsigned inboxes;
 
 static void open_inboxes(unsigned n) {
         inboxes = n < GROUP_INBOXES ? n : GROUP_INBOXES;
         for (unsigned r = 0; r < inboxes; r++)
-                if (pipe2(inbox[r], O_CLOEXEC) < 0) {
+                if (pipe2(inbox[r], O_CLOEXEC) < 0 || pipe2(meeting[r], O_CLOEXEC) < 0) {
                         harness_fail(__FILE__, __LINE__, "pipe2: %s", strerror(errno));
-                        inbox[r][0] = inbox[r][1] = -1;
+                        exit(1);
                 }
 }
 
@@ -32,6 +35,8 @@ static void close_inboxes(void) {
         for (unsigned r = 0; r < inboxes; r++) {
                 close(inbox[r][0]);
                 close(inbox[r][1]);
+                close(meeting[r][0]);
+                close(meeting[r][1]);
         }
         inboxes = 0;
 }
@@ -47,19 +52,19 @@ static void share_pids(void) {
         }
 }
 
-void group_post(unsigned rank) {
+static void post_to(int (*box)[2], unsigned rank) {
         if (rank >= inboxes) {
                 harness_fail(__FILE__, __LINE__, "rank %u has no inbox", rank);
                 return;
         }
-        while (write(inbox[rank][1], "x", 1) != 1)
+        while (write(box[rank][1], "x", 1) != 1)
                 if (errno != EINTR) {
                         harness_fail(__FILE__, __LINE__, "inbox write: %s", strerror(errno));
                         return;
                 }
 }
 
-bool group_await(void) {
+static bool await_in(int (*box)[2]) {
         char c;
 
         if (group_rank < 0 || (unsigned)group_rank >= inboxes) {
@@ -67,7 +72,7 @@ bool group_await(void) {
                 return false;
         }
         for (;;) {
-                ssize_t r = read(inbox[group_rank][0], &c, 1);
+                ssize_t r = read(box[group_rank][0], &c, 1);
                 if (r == 1)
                         return true;
                 if (r < 0 && errno == EINTR)
@@ -77,15 +82,23 @@ bool group_await(void) {
         }
 }
 
+void group_post(unsigned rank) {
+        post_to(inbox, rank);
+}
+
+bool group_await(void) {
+        return await_in(inbox);
+}
+
 void group_rendezvous(unsigned n) {
         if (group_rank == 0) {
                 for (unsigned r = 1; r < n; r++)
-                        CHECK(group_await());
+                        CHECK(await_in(meeting));
                 for (unsigned r = 1; r < n; r++)
-                        group_post(r);
+                        post_to(meeting, r);
         } else {
-                group_post(0);
-                CHECK(group_await());
+                post_to(meeting, 0);
+                CHECK(await_in(meeting));
         }
 }
 

@@ -46,8 +46,8 @@ void group_post(unsigned rank);
 /* Waits for one byte in this member's inbox; false if it cannot. */
 bool group_await(void);
 
-/* A rendezvous of ranks 0 to n-1 (n at most GROUP_INBOXES) through the
- * inboxes: returns in each once all of them called it. Keeps members
+/* A rendezvous of ranks 0 to n-1 (n at most GROUP_INBOXES), through pipes
+ * of its own (its bytes never mix with group_post's): returns in each once all of them called it. Keeps members
  * alive until every one is done with its checks, so that no exit takes
  * the place of what a check expects. */
 void group_rendezvous(unsigned n);
