@@ -42,6 +42,14 @@ for src in c-tests/test-*.c; do
     programs+=("$(basename "$src" .c)")
 done
 
+# The sources a program needs besides its own and c-tests/harness.c:
+# c-tests/group-harness.c for the programs of barrier groups.
+group_sources() {
+    case $1 in
+    test-group-*) echo c-tests/group-harness.c ;;
+    esac
+}
+
 # The libraries a program needs besides libbarrier: the event loop of a
 # test-loop-* program (pkg-config's flags), nothing for the others.
 loop_libs() {
@@ -114,7 +122,7 @@ run_valgrind() {
         logs=$out/valgrind/$name.logs
         mkdir -p "$logs"
         # shellcheck disable=SC2046 # pkg-config's flags are words
-        cc "${cflags[@]}" -O1 "c-tests/$name.c" c-tests/harness.c \
+        cc "${cflags[@]}" -O1 "c-tests/$name.c" c-tests/harness.c $(group_sources "$name") \
             -L"$lib" -Wl,-rpath,"$lib" -lbarrier $(loop_libs "$name") -o "$exe"
         only=()
         if [ "$name" = test-exec ]; then
@@ -165,7 +173,7 @@ run_asan() {
         exe=$dir/$name
         # shellcheck disable=SC2046 # pkg-config's flags are words
         cc "${cflags[@]}" -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-            -fno-omit-frame-pointer "c-tests/$name.c" c-tests/harness.c "$archive" \
+            -fno-omit-frame-pointer "c-tests/$name.c" c-tests/harness.c $(group_sources "$name") "$archive" \
             $(loop_libs "$name") -o "$exe"
         rc=0
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \

@@ -23,7 +23,8 @@ enum Link {
     Systemd,
 }
 
-/// Compiles c-tests/test-NAME.c with the harness against the library.
+/// Compiles c-tests/test-NAME.c with the harness against the library (and
+/// group-harness.c for the programs of barrier groups, test-group-*).
 fn build_program(name: &str, link: Link) -> PathBuf {
     build_program_with(name, link, &[])
 }
@@ -48,6 +49,9 @@ fn build_program_with(name: &str, link: Link, extra: &[String]) -> PathBuf {
         .arg(tests.join("harness.c"))
         .arg("-o")
         .arg(&exe);
+    if name.starts_with("group-") {
+        cmd.arg(tests.join("group-harness.c"));
+    }
     match link {
         Link::Static => {
             cmd.arg(library_dir().join("libbarrier.a"));
@@ -232,6 +236,12 @@ c_programs! {
     noalloc => "noalloc",
     misuse => "misuse",
     loop_epoll => "loop-epoll",
+    // Barrier groups
+    group_args => "group-args",
+    group_rounds => "group-rounds",
+    group_timeouts => "group-timeouts",
+    group_abort => "group-abort",
+    group_exit => "group-exit",
 }
 
 loop_programs! {
