@@ -14,7 +14,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -297,8 +299,9 @@ TEST(export_env_buffers) {
 }
 
 /* The descriptors of an exported member, and its variable's value split
- * into its fields: n, rank, flags, aborted_by, gone, memfd, epoll, own
- * pipe write end, the n doorbells, the other members' pipe read ends. */
+ * into its fields: rank, flags, aborted_by, gone, memfd, whether it holds
+ * its pipe's write end. The other descriptors are found at the numbers
+ * the shared page records. */
 struct exported {
         BarrierGroup *g;
         int fds[2 * 2 + 2];
@@ -308,7 +311,7 @@ struct exported {
         int nfield;
 };
 
-enum { F_MEMFD = 5, F_EPOLL = 6, F_OWN_WRITE = 7, F_DOORBELL = 8, F_PIPE_READ = 10 };
+enum { F_RANK, F_FLAGS, F_ABORTED_BY, F_GONE, F_MEMFD, F_WRITE_END, F_COUNT };
 
 /* A joined member of a group of 2, exported; its value parsed. */
 static void export_member(struct exported *e) {
@@ -330,7 +333,7 @@ static void export_member(struct exported *e) {
                         break;
                 *p++ = 0;
         }
-        CHECK_INT(e->nfield, 11);
+        CHECK_INT(e->nfield, F_COUNT);
 }
 
 /* Sets the variable to the exported value with field `i` replaced by
@@ -372,38 +375,66 @@ TEST(import_env_null_and_unset) {
         barrier_group_free(e.g);
 }
 
+/* In a child (taking the member over here would own its descriptors
+ * twice): `change` runs, then import_env must answer `err`; with 0 the
+ * member is checked and freed. */
+static void import_in_child(const struct exported *e, void (*change)(const struct exported *e), int err) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+                BarrierGroup *g = NULL;
+
+                harness_side = "importer";
+                if (change)
+                        change(e);
+                if (err) {
+                        /* nothing closed or opened: counted, since the
+                         * change may have closed one of e's */
+                        check_import_fails(NULL, err);
+                        _exit(harness_failures ? 1 : 0);
+                }
+                CHECK_INT(barrier_group_import_env(&g), 0);
+                CHECK(g != NULL);
+                CHECK_INT(barrier_group_rank(g), 0);
+                CHECK_INT((int)barrier_group_size(g), 2);
+                CHECK(getenv("BARRIER_GROUP") == NULL);
+                barrier_group_free(g);
+                _exit(harness_failures ? 1 : 0);
+        }
+        group_reap("importer", pid, false);
+}
+
 TEST(import_env_malformed) {
         static const char *whole[] = {
-                "", ",", "x", "2", "2,0,0,-1,0", " 2,0,0,-1,0,3,4,5,6,7,8", "2,0,0,-1,0,3,4,5,6,7,8,",
-                "2,0,0,-1,0,3,4,5,6,7,8,9", "2,0,0,-1,0,3,4,5,6,7", "1,0,0,-1,0,3,4,5,6,7",
-                "65,0,0,-1,0,3,4,5,6,7,8",
+                "", ",", "x", "0", "0,0,-1,0,7", " 0,0,-1,0,7,1", "0,0,-1,0,7,1,", "0,0,-1,0,7,1,1", "0,0,-1,,7,1",
         };
         /* field, replacement */
         static const struct {
                 int field;
                 const char *with;
         } fields[] = {
-                { 0, "3" },                  /* n does not match the count */
-                { 0, "-1" },
-                { 1, "2" },                  /* rank >= n */
-                { 1, "-1" },
-                { 2, "4" },                  /* unknown flags */
-                { 2, "x" },
-                { 3, "0" },                  /* aborted by itself */
-                { 3, "2" },                  /* aborted by no member */
-                { 4, "1" },                  /* itself gone */
-                { 4, "4" },                  /* a rank >= n gone */
-                { 4, "-1" },
-                { 4, "99999999999999999999999" },
-                { F_MEMFD, "-1" },           /* only the own write end may be -1 */
-                { F_DOORBELL, "-2" },
-                { F_DOORBELL, "99999999999" }, /* not an int */
-                { F_DOORBELL, "+7" },
-                { F_DOORBELL, "0x7" },
-                { F_DOORBELL, "" },
+                { F_RANK, "2" },                     /* rank >= n */
+                { F_RANK, "64" },
+                { F_RANK, "-1" },
+                { F_FLAGS, "4" },                    /* unknown flags */
+                { F_FLAGS, "2" },                    /* "they aborted" without a rank */
+                { F_FLAGS, "x" },
+                { F_ABORTED_BY, "0" },               /* aborted by itself */
+                { F_ABORTED_BY, "2" },               /* aborted by no member */
+                { F_ABORTED_BY, "-2" },
+                { F_GONE, "1" },                     /* itself gone */
+                { F_GONE, "4" },                     /* a rank >= n gone */
+                { F_GONE, "-1" },
+                { F_GONE, "99999999999999999999999" },
+                { F_MEMFD, "-1" },
+                { F_MEMFD, "2147483648" },           /* not an int */
+                { F_MEMFD, "+7" },
+                { F_MEMFD, "0x7" },
+                { F_MEMFD, "" },
+                { F_WRITE_END, "2" },
+                { F_WRITE_END, "-1" },
         };
         struct exported e;
-        char dup_field[16];
 
         export_member(&e);
         for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
@@ -414,82 +445,112 @@ TEST(import_env_malformed) {
                 set_variable(&e, fields[i].field, fields[i].with);
                 check_import_fails(&e, -EINVAL);
         }
-        /* one descriptor named twice */
-        snprintf(dup_field, sizeof(dup_field), "%s", e.field[F_DOORBELL]);
-        set_variable(&e, F_DOORBELL + 1, dup_field);
-        check_import_fails(&e, -EINVAL);
         /* the value itself was good */
         set_variable(&e, -1, NULL);
-        {
-                BarrierGroup *g = NULL;
-
-                /* taking it over in this process would own the
-                 * descriptors twice: only a fork may */
-                fflush(NULL);
-                pid_t pid = fork();
-                if (pid == 0) {
-                        /* e.g stays: it is not freed here, which would
-                         * close what the variable names */
-                        harness_side = "importer";
-                        CHECK_INT(barrier_group_import_env(&g), 0);
-                        CHECK(g != NULL);
-                        CHECK_INT(barrier_group_rank(g), 0);
-                        CHECK(getenv("BARRIER_GROUP") == NULL);
-                        barrier_group_free(g);
-                        _exit(harness_failures ? 1 : 0);
-                }
-                group_reap("importer", pid, false);
-        }
+        import_in_child(&e, NULL, 0);
         barrier_group_free(e.g);
 }
 
+/* The member's descriptor whose /proc/self/fd name starts with `prefix`
+ * and whose access mode is `mode` (-1: any). */
+static int member_fd(const struct exported *e, const char *prefix, int mode) {
+        for (int i = 0; i < e->nfds; i++) {
+                char path[64], name[64];
+                ssize_t len;
+
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", e->fds[i]);
+                len = readlink(path, name, sizeof(name) - 1);
+                if (len < 0)
+                        continue;
+                name[len] = 0;
+                if (strncmp(name, prefix, strlen(prefix)) == 0 &&
+                    (mode < 0 || (fcntl(e->fds[i], F_GETFL) & O_ACCMODE) == mode))
+                        return e->fds[i];
+        }
+        CHECK(!"no such descriptor");
+        return -1;
+}
+
+/* Changes, each made in the importing child only. */
+static void close_doorbell(const struct exported *e) {
+        close(member_fd(e, "anon_inode:[eventfd]", -1));
+}
+static void close_read_end(const struct exported *e) {
+        close(member_fd(e, "pipe:", O_RDONLY));
+}
+static void close_epoll(const struct exported *e) {
+        close(member_fd(e, "anon_inode:[eventpoll]", -1));
+}
+/* dup2 of a fresh descriptor onto `fd`: the same number, another object. */
+static void replace(int fd, int with) {
+        CHECK(with >= 0 && dup2(with, fd) == fd);
+        close(with);
+}
+static void eventfd_for_read_end(const struct exported *e) {
+        replace(member_fd(e, "pipe:", O_RDONLY), eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+static void pipe_for_doorbell(const struct exported *e) {
+        int p[2];
+
+        CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+        replace(member_fd(e, "anon_inode:[eventfd]", -1), p[0]);
+        close(p[1]);
+}
+static void read_end_for_write_end(const struct exported *e) {
+        int p[2];
+
+        CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+        replace(member_fd(e, "pipe:", O_WRONLY), p[0]);
+        close(p[1]);
+}
+static void blocking_doorbell(const struct exported *e) {
+        replace(member_fd(e, "anon_inode:[eventfd]", -1), eventfd(0, EFD_CLOEXEC));
+}
+static void another_epoll(const struct exported *e) {
+        replace(member_fd(e, "anon_inode:[eventpoll]", -1), epoll_create1(EPOLL_CLOEXEC));
+}
+
 TEST(import_env_bad_descriptors) {
+        static void (*const changes[])(const struct exported *e) = {
+                close_doorbell,    close_read_end,         close_epoll,       eventfd_for_read_end,
+                pipe_for_doorbell, read_end_for_write_end, blocking_doorbell, another_epoll,
+        };
         struct exported e;
         char num[16];
         int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int unsealed = memfd_create("unsealed", MFD_CLOEXEC);
+        int foreign = memfd_create("foreign", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         int closed;
-        static const int where[] = { F_MEMFD, F_EPOLL, F_OWN_WRITE, F_DOORBELL, F_DOORBELL + 1, F_PIPE_READ };
 
-        CHECK(devnull >= 0 && efd >= 0);
+        CHECK(devnull >= 0 && efd >= 0 && unsealed >= 0 && foreign >= 0);
         export_member(&e);
-        /* a number that is free now (and after the group's) */
+        /* the memfd field: a number that is free now, /dev/null, an
+         * eventfd, a memfd of the right size that is not sealed, and a
+         * sealed one of the right size without a group in it */
         closed = dup(0);
         CHECK(closed >= 0);
         close(closed);
-        for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
-                snprintf(num, sizeof(num), "%d", closed);
-                set_variable(&e, where[i], num);
-                check_import_fails(&e, -EBADF);
-                snprintf(num, sizeof(num), "%d", devnull);
-                set_variable(&e, where[i], num);
+        CHECK(ftruncate(unsealed, 4096) == 0 && ftruncate(foreign, 4096) == 0);
+        CHECK(fcntl(foreign, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
+        const int memfds[] = { closed, devnull, efd, unsealed, foreign };
+        for (size_t i = 0; i < sizeof(memfds) / sizeof(memfds[0]); i++) {
+                snprintf(num, sizeof(num), "%d", memfds[i]);
+                set_variable(&e, F_MEMFD, num);
                 check_import_fails(&e, -EBADF);
         }
-        /* an eventfd where a pipe end, the memfd or the epoll instance
-         * belongs; a pipe read end where a doorbell belongs */
-        snprintf(num, sizeof(num), "%d", efd);
-        set_variable(&e, F_MEMFD, num);
-        check_import_fails(&e, -EBADF);
-        set_variable(&e, F_EPOLL, num);
-        check_import_fails(&e, -EBADF);
-        set_variable(&e, F_PIPE_READ, num);
-        check_import_fails(&e, -EBADF);
-        set_variable(&e, F_OWN_WRITE, num);
-        check_import_fails(&e, -EBADF);
-        /* a pipe read end where a doorbell belongs and the other way
-         * round */
-        {
-                char *doorbell = e.field[F_DOORBELL];
-
-                e.field[F_DOORBELL] = e.field[F_PIPE_READ];
-                e.field[F_PIPE_READ] = doorbell;
-                set_variable(&e, -1, NULL);
-                check_import_fails(&e, -EBADF);
-                e.field[F_PIPE_READ] = e.field[F_DOORBELL];
-                e.field[F_DOORBELL] = doorbell;
-        }
+        /* the descriptors the shared page names: closed, or of the wrong
+         * kind, in the importing process */
+        set_variable(&e, -1, NULL);
+        for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
+                import_in_child(&e, changes[i], -EBADF);
+        /* without its write end, the member's own pipe is not looked at */
+        set_variable(&e, F_WRITE_END, "0");
+        import_in_child(&e, read_end_for_write_end, 0);
         close(devnull);
         close(efd);
+        close(unsealed);
+        close(foreign);
         barrier_group_free(e.g);
 }
 
