@@ -532,6 +532,15 @@ TEST(import_env_bad_descriptors) {
         CHECK(closed >= 0);
         close(closed);
         CHECK(ftruncate(unsealed, 4096) == 0 && ftruncate(foreign, 4096) == 0);
+        {
+                /* the unsealed one holds a copy of the group's page, so
+                 * only its missing seals tell it apart */
+                char page[4096];
+                int memfd = member_fd(&e, "/memfd:", -1);
+
+                CHECK(pread(memfd, page, sizeof(page), 0) == (ssize_t)sizeof(page));
+                CHECK(pwrite(unsealed, page, sizeof(page), 0) == (ssize_t)sizeof(page));
+        }
         CHECK(fcntl(foreign, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
         const int memfds[] = { closed, devnull, efd, unsealed, foreign };
         for (size_t i = 0; i < sizeof(memfds) / sizeof(memfds[0]); i++) {
