@@ -10,6 +10,9 @@
 # BENCH_LINK=shared runs the build linked with libbarrier.so instead of
 # libbarrier.a; BENCH_BUILD_ONLY=1 only builds them (into $CARGO_TARGET_DIR/bench
 # or target/bench). The benchmark only measures; it never fails on a figure.
+# BENCH_PROGRAM=group runs the group benchmark (bench/bench-group.c, built
+# the same two ways) instead, e.g.:
+#   BENCH_PROGRAM=group bash scripts/bench.sh --pin --runs=15
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +25,9 @@ cflags=(-std=c11 -O2 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude -Ic-tes
 src=(bench/bench.c c-tests/reference/reference.c)
 cc "${cflags[@]}" "${src[@]}" "$lib/libbarrier.a" -ldl -o "$out/bench-static"
 cc "${cflags[@]}" "${src[@]}" -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier -ldl -o "$out/bench-shared"
+cc "${cflags[@]}" bench/bench-group.c "$lib/libbarrier.a" -o "$out/bench-group-static"
+cc "${cflags[@]}" bench/bench-group.c -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier \
+    -o "$out/bench-group-shared"
 
 [ -n "${BENCH_BUILD_ONLY:-}" ] && exit 0
 link=${BENCH_LINK:-static}
@@ -33,4 +39,11 @@ static | shared) ;;
     ;;
 esac
 echo "machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), libbarrier linked $link"
-exec "$out/bench-$link" --so="$lib/libbarrier.so" "$@"
+case ${BENCH_PROGRAM:-pair} in
+pair) exec "$out/bench-$link" --so="$lib/libbarrier.so" "$@" ;;
+group) exec "$out/bench-group-$link" "$@" ;;
+*)
+    echo "BENCH_PROGRAM must be pair or group" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * How fast a barrier group is, against a process-shared pthread_barrier_t
+ * of the same size measured in the same run.
+ *
+ * For each group size n (default 2, 4, 8, 16, 64) a run forks n - 1
+ * processes; the n processes (the creator is rank 0) do rounds of
+ *   group            barrier_group_place_and_sync(g, BARRIER_INFINITY)
+ *   pthread pshared  pthread_barrier_wait() on a PTHREAD_PROCESS_SHARED
+ *                    barrier of n in shared memory: the floor without
+ *                    death detection, abort or bounded waits
+ *   pthread again    a second such barrier, measured as if it were another
+ *                    method: a control, whose ratio to the first would be 1
+ *                    on a perfect machine; how far it strays is the
+ *                    benchmark's own noise
+ * Each process first does the warm-up rounds of every method, then one
+ * round of each as a handshake: when rank 0 leaves it, every process is in
+ * its loop. Then the methods take turns in blocks (as in bench.c), the
+ * first method changing from block to block and from run to run, so that
+ * drift on a busy machine falls on all of them alike. Rank 0 times every
+ * block; a round ends for it only once all n processes placed it, so its
+ * time over R rounds is the group's time per round. The times are medians
+ * over the runs; a ratio is the median over the runs of group's time
+ * divided by pthread's in the same run. --pin keeps every process on one
+ * CPU.
+ *
+ * Before measuring, it counts what a group holds: descriptors, in
+ * /proc/self/fd, in the creator before join and after join (as a member),
+ * and after free; memory, in /proc/self/maps, mapped by barrier_group_new
+ * (the shared page, a memfd mapping, and the handle's private page).
+ *
+ * Rounds scale with n so that every size does about the same work: n
+ * members do 2R/n rounds per run and method where 2 members do R.
+ * scripts/syscalls-group.sh runs it under strace and perf to count the
+ * syscalls per member and round.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "barrier.h"
+
+#define MAX_RUNS 101
+#define MAX_SIZES 16
+
+static void die(const char *what) {
+        fprintf(stderr, "bench-group: %s: %s\n", what, strerror(errno));
+        _exit(2);
+}
+
+static void die_msg(const char *what) {
+        fprintf(stderr, "bench-group: %s\n", what);
+        _exit(2);
+}
+
+static double now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ---- the methods --------------------------------------------------------- */
+
+enum { M_GROUP, M_PTHREAD, M_AGAIN, N_METHODS };
+
+static const char *const method_keys[N_METHODS] = { "group", "pthread", "again" };
+
+/* The two pthread barriers, in memory shared by every process. */
+static pthread_barrier_t *shared_pb;
+
+/* What a process of a run holds: its group handle and the barriers. */
+struct objs {
+        BarrierGroup *g;
+        pthread_barrier_t *pb[N_METHODS];
+};
+
+static void round_of(struct objs *o, int m) {
+        if (m == M_GROUP) {
+                if (barrier_group_place_and_sync(o->g, BARRIER_INFINITY) != 1)
+                        die_msg("barrier_group_place_and_sync failed");
+        } else {
+                int r = pthread_barrier_wait(o->pb[m]);
+                if (r != 0 && r != PTHREAD_BARRIER_SERIAL_THREAD)
+                        die_msg("pthread_barrier_wait failed");
+        }
+}
+
+static void pshared_init(pthread_barrier_t *pb, unsigned n) {
+        pthread_barrierattr_t attr;
+
+        if (pthread_barrierattr_init(&attr) != 0 ||
+            pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+            pthread_barrier_init(pb, &attr, n) != 0)
+                die_msg("pthread_barrier_init failed");
+        pthread_barrierattr_destroy(&attr);
+}
+
+/* ---- the schedule -------------------------------------------------------- */
+
+/* The methods of a run take turns in blocks, as in bench.c: turn k plays
+ * block k / n_methods of the method whose place in the rotation is
+ * (k + block + shift) mod n_methods. */
+struct schedule {
+        int methods[N_METHODS];
+        int n;          /* methods measured */
+        long blocks;    /* blocks per method per run */
+        int shift;      /* the run's rotation */
+};
+
+static int turn_method(const struct schedule *s, long k) {
+        long block = k / s->n, i = k % s->n;
+        return s->methods[(i + block + s->shift) % s->n];
+}
+
+static long block_size(long total, long blocks, long block) {
+        return total / blocks + (block < total % blocks ? 1 : 0);
+}
+
+/* One process's part of a run: warm-up, the handshake, then the turns.
+ * With total (rank 0), each turn's time is added to its method's. */
+static void play(const struct schedule *s, struct objs *o, long rounds, long warmup, double *total) {
+        for (int i = 0; i < s->n; i++)
+                for (long r = 0; r < warmup; r++)
+                        round_of(o, s->methods[i]);
+        for (int i = 0; i < s->n; i++)
+                round_of(o, s->methods[i]);
+        for (long k = 0; k < s->blocks * s->n; k++) {
+                int id = turn_method(s, k);
+                long len = block_size(rounds, s->blocks, k / s->n);
+                double t0 = now_ns();
+                for (long r = 0; r < len; r++)
+                        round_of(o, id);
+                if (total)
+                        total[id] += now_ns() - t0;
+        }
+}
+
+static void reap(pid_t pid) {
+        int status;
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        die("waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                die_msg("a member process failed");
+}
+
+/* One run for n members: ns per round of every method of the schedule,
+ * as rank 0 saw it. */
+static void measure(const struct schedule *s, unsigned n, long rounds, long warmup, double *ns) {
+        double total[N_METHODS] = { 0 };
+        struct objs o = { .g = NULL };
+        pid_t pids[BARRIER_GROUP_MAX];
+        int r;
+
+        for (int m = M_PTHREAD; m < N_METHODS; m++) {
+                o.pb[m] = &shared_pb[m - M_PTHREAD];
+                pshared_init(o.pb[m], n);
+        }
+        r = barrier_group_new(&o.g, n);
+        if (r < 0) {
+                errno = -r;
+                die("barrier_group_new");
+        }
+        fflush(NULL);
+        for (unsigned k = 1; k < n; k++) {
+                pids[k] = fork();
+                if (pids[k] < 0)
+                        die("fork");
+                if (pids[k] == 0) {
+                        /* A member never outlives the benchmark, even if it
+                         * waits on a pthread barrier that a failure left
+                         * short. */
+                        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+                                _exit(2);
+                        if (barrier_group_join(o.g, k) != 0)
+                                die_msg("barrier_group_join failed");
+                        play(s, &o, rounds, warmup, NULL);
+                        _exit(0);
+                }
+        }
+        if (barrier_group_join(o.g, 0) != 0)
+                die_msg("barrier_group_join failed");
+        play(s, &o, rounds, warmup, total);
+        for (unsigned k = 1; k < n; k++)
+                reap(pids[k]);
+        o.g = barrier_group_free(o.g);
+        for (int m = M_PTHREAD; m < N_METHODS; m++)
+                pthread_barrier_destroy(o.pb[m]);
+        for (int i = 0; i < s->n; i++)
+                ns[s->methods[i]] = total[s->methods[i]] / (double)rounds;
+}
+
+/* ---- what a group holds -------------------------------------------------- */
+
+/* Open descriptors, as /proc/self/fd lists them, not counting the one
+ * that reads it. No allocation, so that it changes no mapping. */
+static long count_fds(void) {
+        static char buf[8192];
+        long count = -1; /* the directory's own descriptor */
+        int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ssize_t len;
+
+        if (dir < 0)
+                die("open /proc/self/fd");
+        while ((len = getdents64(dir, buf, sizeof(buf))) > 0)
+                for (ssize_t at = 0; at < len;) {
+                        const struct dirent64 *d = (const struct dirent64 *)(buf + at);
+                        if (d->d_name[0] != '.')
+                                count++;
+                        at += d->d_reclen;
+                }
+        if (len < 0)
+                die("getdents64");
+        close(dir);
+        return count;
+}
+
+/* Bytes mapped, as /proc/self/maps lists them: in total, and in mappings
+ * whose name contains `name`. Reads with read(2) into static memory, so
+ * that it changes no mapping. */
+static void mapped_bytes(const char *name, unsigned long *total, unsigned long *named) {
+        static char buf[1 << 17];
+        size_t used = 0;
+        ssize_t len;
+        char *line;
+        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                die("open /proc/self/maps");
+        while ((len = read(fd, buf + used, sizeof(buf) - 1 - used)) > 0)
+                used += (size_t)len;
+        if (len < 0)
+                die("read /proc/self/maps");
+        if (used == sizeof(buf) - 1)
+                die_msg("/proc/self/maps is too long");
+        close(fd);
+        buf[used] = '\0';
+        *total = *named = 0;
+        for (line = buf; *line; ) {
+                char *end = strchr(line, '\n'), *p;
+                unsigned long lo, hi;
+
+                if (end)
+                        *end = '\0';
+                lo = strtoul(line, &p, 16);
+                if (*p != '-')
+                        die_msg("/proc/self/maps: unexpected line");
+                hi = strtoul(p + 1, NULL, 16);
+                *total += hi - lo;
+                if (strstr(line, name))
+                        *named += hi - lo;
+                line = end ? end + 1 : line + strlen(line);
+        }
+}
+
+/* Prints, for every size, the descriptors of a creator before join, of a
+ * member after join, what free leaves, and the memory new maps. */
+static void footprint(const unsigned *sizes, int n_sizes) {
+        printf("\n%-8s %22s %20s %15s %14s %15s %17s\n", "members", "fds creator, unjoined",
+               "fds member, joined", "fds after free", "mapped shared", "mapped private", "mapped after free");
+        for (int i = 0; i < n_sizes; i++) {
+                unsigned long total0, total1, total2, shared0, shared1, shared2;
+                long fd0, fd_new, fd_join, fd_free;
+                BarrierGroup *g = NULL;
+                int r;
+
+                fd0 = count_fds();
+                mapped_bytes("libbarrier-group", &total0, &shared0);
+                r = barrier_group_new(&g, sizes[i]);
+                if (r < 0) {
+                        errno = -r;
+                        die("barrier_group_new");
+                }
+                mapped_bytes("libbarrier-group", &total1, &shared1);
+                fd_new = count_fds();
+                if (barrier_group_join(g, 0) != 0)
+                        die_msg("barrier_group_join failed");
+                fd_join = count_fds();
+                g = barrier_group_free(g);
+                fd_free = count_fds();
+                mapped_bytes("libbarrier-group", &total2, &shared2);
+                printf("%-8u %15ld (4n+%ld) %13ld (2n+%ld) %15ld %14lu %15lu %17ld\n", sizes[i], fd_new - fd0,
+                       fd_new - fd0 - 4 * (long)sizes[i], fd_join - fd0, fd_join - fd0 - 2 * (long)sizes[i],
+                       fd_free - fd0, shared1 - shared0, (total1 - total0) - (shared1 - shared0),
+                       (long)total2 - (long)total0);
+        }
+        printf("(descriptors: the creator after barrier_group_new, then after it joined as rank 0, then after\n"
+               "barrier_group_free, beyond what it held before; memory: what barrier_group_new mapped, the\n"
+               "memfd page every member maps and the handle's own page in each process, and what is left\n"
+               "mapped after barrier_group_free)\n");
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n) {
+        double s[MAX_RUNS];
+
+        memcpy(s, v, sizeof(double) * (size_t)n);
+        qsort(s, (size_t)n, sizeof(double), cmp_double);
+        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* The median over n runs of a[r] / b[r], and the lowest and highest. */
+static double paired_ratio(const double *a, const double *b, int n, double range[2]) {
+        double ratio[MAX_RUNS];
+
+        for (int r = 0; r < n; r++)
+                ratio[r] = a[r] / b[r];
+        range[0] = range[1] = ratio[0];
+        for (int r = 1; r < n; r++) {
+                if (ratio[r] < range[0])
+                        range[0] = ratio[r];
+                if (ratio[r] > range[1])
+                        range[1] = ratio[r];
+        }
+        return median(ratio, n);
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+struct config {
+        long rounds, warmup, blocks;
+        int runs;
+        int pin;                /* CPU to pin to, or -1 */
+        bool check;
+        bool method_on[N_METHODS];
+        unsigned sizes[MAX_SIZES];
+        int n_sizes;
+};
+
+/* Rounds per run and method for n members: 2R/n, at least 1 (0 stays 0). */
+static long scaled(long r, unsigned n) {
+        long v = r * 2 / (long)n;
+        return r > 0 && v < 1 ? 1 : v;
+}
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "usage: bench-group [options]\n"
+                "  --pin[=CPU]     run every process on one CPU (default: the current one)\n"
+                "  --runs=N        runs per size; medians are over them (default 9)\n"
+                "  --rounds=N      rounds per run and method for 2 members; n members do 2N/n (default 20000)\n"
+                "  --warmup=N      untimed rounds per method before each run, for 2 members; scaled the\n"
+                "                  same way (default 2000)\n"
+                "  --blocks=N      blocks per method and run; the methods' blocks take turns (default 10)\n"
+                "  --sizes=LIST    group sizes, 2 to %d (default 2,4,8,16,64)\n"
+                "  --method=LIST   group,pthread,again (default: all)\n"
+                "  --check         every size and method a few rounds, no table: for tests; it fails if a\n"
+                "                  method fails\n",
+                BARRIER_GROUP_MAX);
+}
+
+static bool parse_long(const char *s, long min, long *out) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < min)
+                return false;
+        *out = v;
+        return true;
+}
+
+static bool parse_sizes(const char *list, struct config *cfg) {
+        char buf[256], *save = NULL, *tok;
+
+        if (strlen(list) >= sizeof(buf))
+                return false;
+        strcpy(buf, list);
+        cfg->n_sizes = 0;
+        for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                long n;
+                if (!parse_long(tok, 2, &n) || n > BARRIER_GROUP_MAX || cfg->n_sizes == MAX_SIZES)
+                        return false;
+                cfg->sizes[cfg->n_sizes++] = (unsigned)n;
+        }
+        return cfg->n_sizes > 0;
+}
+
+static bool parse_methods(const char *list, bool *on) {
+        char buf[256], *save = NULL, *tok;
+        bool any = false;
+
+        if (strlen(list) >= sizeof(buf))
+                return false;
+        strcpy(buf, list);
+        for (int i = 0; i < N_METHODS; i++)
+                on[i] = false;
+        for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                int i;
+                for (i = 0; i < N_METHODS && strcmp(tok, method_keys[i]) != 0; i++)
+                        ;
+                if (i == N_METHODS)
+                        return false;
+                on[i] = any = true;
+        }
+        return any;
+}
+
+static bool parse_args(int argc, char **argv, struct config *cfg) {
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i], *v = strchr(a, '=');
+                long n;
+                size_t klen = v ? (size_t)(v - a) : strlen(a);
+
+#define KEY(k) (klen == strlen(k) && strncmp(a, k, klen) == 0)
+                if (v)
+                        v++;
+                if (KEY("--pin")) {
+                        if (!v)
+                                cfg->pin = sched_getcpu();
+                        else if (parse_long(v, 0, &n) && n < CPU_SETSIZE)
+                                cfg->pin = (int)n;
+                        else
+                                return false;
+                } else if (KEY("--check") && !v) {
+                        cfg->check = true;
+                } else if (KEY("--help") || KEY("-h")) {
+                        usage(stdout);
+                        exit(0);
+                } else if (!v) {
+                        return false;
+                } else if (KEY("--runs")) {
+                        if (!parse_long(v, 1, &n) || n > MAX_RUNS)
+                                return false;
+                        cfg->runs = (int)n;
+                } else if (KEY("--rounds")) {
+                        if (!parse_long(v, 1, &cfg->rounds))
+                                return false;
+                } else if (KEY("--warmup")) {
+                        if (!parse_long(v, 0, &cfg->warmup))
+                                return false;
+                } else if (KEY("--blocks")) {
+                        if (!parse_long(v, 1, &cfg->blocks))
+                                return false;
+                } else if (KEY("--sizes")) {
+                        if (!parse_sizes(v, cfg))
+                                return false;
+                } else if (KEY("--method")) {
+                        if (!parse_methods(v, cfg->method_on))
+                                return false;
+                } else {
+                        return false;
+                }
+#undef KEY
+        }
+        return true;
+}
+
+int main(int argc, char **argv) {
+        static double results[MAX_SIZES][N_METHODS][MAX_RUNS];
+        struct config cfg = {
+                .rounds = 20000, .warmup = 2000, .blocks = 10, .runs = 9, .pin = -1,
+                .sizes = { 2, 4, 8, 16, 64 }, .n_sizes = 5,
+        };
+        double load[3] = { 0, 0, 0 };
+        int order[N_METHODS], n_on = 0;
+
+        for (int m = 0; m < N_METHODS; m++)
+                cfg.method_on[m] = true;
+        if (!parse_args(argc, argv, &cfg)) {
+                usage(stderr);
+                return 2;
+        }
+        if (cfg.check) {
+                cfg.runs = 1;
+                cfg.rounds = 20;
+                cfg.warmup = 2;
+                cfg.blocks = 2;
+                alarm(120); /* a hang is a failure, not a wait */
+        }
+        if (cfg.pin >= 0) {
+                cpu_set_t set;
+
+                CPU_ZERO(&set);
+                CPU_SET(cfg.pin, &set);
+                if (sched_setaffinity(0, sizeof(set), &set) < 0)
+                        die("sched_setaffinity");
+        }
+        shared_pb = mmap(NULL, 2 * sizeof(*shared_pb), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared_pb == MAP_FAILED)
+                die("mmap");
+        for (int m = 0; m < N_METHODS; m++)
+                if (cfg.method_on[m])
+                        order[n_on++] = m;
+
+        getloadavg(load, 3);
+        printf("libbarrier group benchmark: %ld CPUs online, %s, load %.2f, %d runs; %ld rounds per run and "
+               "method at 2 members, 2*%ld/n at n, in %ld interleaved blocks\n",
+               sysconf(_SC_NPROCESSORS_ONLN), cfg.pin >= 0 ? "every process pinned" : "not pinned", load[0],
+               cfg.runs, cfg.rounds, cfg.rounds, cfg.blocks);
+        if (cfg.pin >= 0)
+                printf("pinned to CPU %d\n", cfg.pin);
+        footprint(cfg.sizes, cfg.n_sizes);
+        fflush(stdout);
+
+        for (int r = 0; r < cfg.runs; r++)
+                for (int i = 0; i < cfg.n_sizes; i++) {
+                        struct schedule sched = { .n = n_on, .blocks = cfg.blocks, .shift = r };
+                        unsigned n = cfg.sizes[i];
+                        long rounds = scaled(cfg.rounds, n);
+                        double ns[N_METHODS];
+
+                        memcpy(sched.methods, order, sizeof(order));
+                        if (sched.blocks > rounds)
+                                sched.blocks = rounds;
+                        measure(&sched, n, rounds, scaled(cfg.warmup, n), ns);
+                        for (int k = 0; k < n_on; k++)
+                                results[i][order[k]][r] = ns[order[k]];
+                }
+
+        if (cfg.check) {
+                printf("bench-group --check: every size ran with %d methods\n", n_on);
+                return 0;
+        }
+
+        /* One line per size: the medians, then the paired ratios (the
+         * median of the runs' ratios, and the lowest and highest). */
+        printf("\n%-8s %7s %13s %13s %13s %25s %25s\n", "members", "rounds", "group ns", "pthread ns",
+               "again ns", "group/pthread [low, high]", "control [low, high]");
+        for (int i = 0; i < cfg.n_sizes; i++) {
+                unsigned n = cfg.sizes[i];
+
+                printf("%-8u %7ld", n, scaled(cfg.rounds, n));
+                for (int m = 0; m < N_METHODS; m++) {
+                        if (cfg.method_on[m])
+                                printf(" %13.0f", median(results[i][m], cfg.runs));
+                        else
+                                printf(" %13s", "-");
+                }
+                for (int j = 0; j < 2; j++) {
+                        int m = j == 0 ? M_GROUP : M_AGAIN;
+                        double range[2], ratio;
+
+                        if (!cfg.method_on[m] || !cfg.method_on[M_PTHREAD]) {
+                                printf(" %25s", "-");
+                                continue;
+                        }
+                        ratio = paired_ratio(results[i][m], results[i][M_PTHREAD], cfg.runs, range);
+                        printf("     %6.3f [%5.3f, %5.3f]", ratio, range[0], range[1]);
+                }
+                putchar('\n');
+        }
+        printf("(ns per round, rank 0's time over its rounds; the control is pthread again / pthread pshared,\n"
+               "1 but for noise; target: group/pthread <= 2 for n <= 8, pinned)\n");
+        getloadavg(load, 3);
+        printf("load at the end: %.2f\n", load[0]);
+        return 0;
+}
