@@ -76,18 +76,9 @@
 #define BARRIER_GROUP_POLLFDS_MAX 1
 
 /**
- * What one member has observed so far. Its own counts live in the shared
- * page; this is the part only it knows.
- */
-typedef struct Knowledge Knowledge;
-
-/**
- * One member's handle on a group.
- *
- * Made by [`RawGroup::create`] (before the fork) or
- * [`RawGroup::import_env`] (after `execve()`); each process then joins it
- * under its own rank. Every method that acts on the group returns
- * `EINVAL` before [`RawGroup::join`].
+ * One member's handle on a barrier group, opaque. It is made before the
+ * fork (or taken over after `execve()`), joined by each process under a
+ * rank of its own, and used by one thread at a time.
  */
 typedef struct BarrierGroup BarrierGroup;
 

@@ -69,12 +69,13 @@ const ADD: c_int = libc::EPOLL_CTL_ADD;
 /// writes to only reports with its hang-up, once.
 const ONESHOT: c_int = libc::EPOLLIN | libc::EPOLLONESHOT;
 
-/// One member's handle on a group.
-///
-/// Made by [`RawGroup::create`] (before the fork) or
-/// [`RawGroup::import_env`] (after `execve()`); each process then joins it
-/// under its own rank. Every method that acts on the group returns
-/// `EINVAL` before [`RawGroup::join`].
+/// One member's handle on a barrier group, opaque. It is made before the
+/// fork (or taken over after `execve()`), joined by each process under a
+/// rank of its own, and used by one thread at a time.
+//
+// This comment is also the C header's documentation of `BarrierGroup`, so
+// it names no Rust item. In Rust: made by `create` or `import_env`; every
+// method that acts on the group returns EINVAL before `join`.
 #[derive(Debug)]
 pub struct RawGroup {
     n: usize,
