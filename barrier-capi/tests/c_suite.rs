@@ -232,6 +232,11 @@ c_programs! {
     noalloc => "noalloc",
     misuse => "misuse",
     loop_epoll => "loop-epoll",
+    group_kill => "group-kill",
+    group_stop => "group-stop",
+    group_loop => "group-loop",
+    group_exec => "group-exec",
+    group_fds => "group-fds",
 }
 
 loop_programs! {
