@@ -3,9 +3,10 @@
  * What the group programs test-group-{kill,stop,loop,exec,fds} share: the
  * test process creates a group of n, forks one process per rank and frees
  * its own handle right after the last fork (it never joins, so every
- * member's exit is seen). Each member joins, runs the test's function for
- * its rank, then reports "done" and stays alive until the test process
- * lets it go, so that no member's exit is seen before every check ran.
+ * member's exit is seen). Each member joins (the test process waits until
+ * all of them did), runs the test's function for its rank, then reports
+ * "done" and stays alive until the test process lets it go, so that no
+ * member's exit is seen before every check ran.
  * The test process drives the members over a control channel each
  * (struct peer of harness.h), with handshakes only.
  *
@@ -62,6 +63,15 @@ static inline void close_if_open(int *fd) {
         *fd = -1;
 }
 
+/* Sends member `rank` one byte; waits for one byte from it. */
+static inline void members_tell(struct members *m, unsigned rank) {
+        peer_signal(&m->ctl[rank]);
+}
+
+static inline void members_hear(struct members *m, unsigned rank) {
+        CHECK(peer_await(&m->ctl[rank]));
+}
+
 /* Creates a group of n, forks its n members, each of which joins and runs
  * fn, and frees the test process's handle. */
 static inline void members_start(struct members *m, unsigned n, member_fn fn, void *arg) {
@@ -106,6 +116,8 @@ static inline void members_start(struct members *m, unsigned n, member_fn fn, vo
                                 close(from[q][0]);
                         }
                         CHECK_INT(barrier_group_join(g, r), 0);
+                        /* joined: it holds no other member's write end */
+                        peer_signal(&p);
                         fn(g, r, &p, arg);
                         peer_stay_idle(&p);
                         member_exit(g);
@@ -119,6 +131,11 @@ static inline void members_start(struct members *m, unsigned n, member_fn fn, vo
                 m->ctl[r].rd = from[r][0];
                 m->ctl[r].wr = to[r][1];
         }
+        /* Until every member joined, the ones that did not still hold
+         * copies of every write end, and no exit could be seen. */
+        for (unsigned r = 0; r < n; r++)
+                if (!m->reaped[r])
+                        members_hear(m, r);
 }
 
 /* Waits for member `rank` to end: exit status 0, or SIGKILL if the test
@@ -150,15 +167,6 @@ static inline void members_kill(struct members *m, unsigned rank) {
         m->killed[rank] = true;
         CHECK(kill(m->pid[rank], SIGKILL) == 0);
         members_reap(m, rank);
-}
-
-/* Sends member `rank` one byte; waits for one byte from it. */
-static inline void members_tell(struct members *m, unsigned rank) {
-        peer_signal(&m->ctl[rank]);
-}
-
-static inline void members_hear(struct members *m, unsigned rank) {
-        CHECK(peer_await(&m->ctl[rank]));
 }
 
 /* Waits for every member still there to report done (or to have exited),
