@@ -8,8 +8,7 @@
 #include "harness.h"
 #include "group-helpers-b.h"
 
-/* The rank that the test kills, and the round it dies in, for every
- * member to read. */
+/* The rank that the test kills, for every member to read. */
 struct kill_case {
         unsigned victim;
 };
