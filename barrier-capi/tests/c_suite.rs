@@ -242,6 +242,11 @@ c_programs! {
     group_timeouts => "group-timeouts",
     group_abort => "group-abort",
     group_exit => "group-exit",
+    group_kill => "group-kill",
+    group_stop => "group-stop",
+    group_loop => "group-loop",
+    group_exec => "group-exec",
+    group_fds => "group-fds",
 }
 
 loop_programs! {
