@@ -439,14 +439,20 @@ impl RawGroup {
     /// then watches the pollfds in an event loop is woken as well.
     #[inline(never)]
     fn wait(&mut self, me: usize, wait: Wait, usec: u64) -> Result<(), Error> {
-        let verdict = judge(wait, self.peers(me));
+        let verdict = match self.look(me, wait) {
+            Ok(verdict) => verdict,
+            Err(errno) => return Err(self.fail(me, errno)),
+        };
         if let Some(done) = self.conclude(wait, verdict) {
             return done;
         }
         self.slot(me).waiting.store(wait.code(), SeqCst);
         let deadline = deadline(usec);
         loop {
-            let verdict = judge(wait, self.peers(me));
+            let verdict = match self.look(me, wait) {
+                Ok(verdict) => verdict,
+                Err(errno) => return Err(self.fail(me, errno)),
+            };
             if let Some(done) = self.conclude(wait, verdict) {
                 self.slot(me).waiting.store(0, SeqCst);
                 return done;
@@ -468,6 +474,25 @@ impl RawGroup {
                 return Err(self.fail(me, errno));
             }
         }
+    }
+
+    /// One look at the other members for `wait`. A look that ends the
+    /// wait first takes in the hang-ups already reported (without
+    /// sleeping), so that an exit that happened before the look is seen
+    /// with any abort: the lowest rank among them is the one recorded,
+    /// whether or not an earlier wait happened to notice the exit.
+    fn look(&mut self, me: usize, wait: Wait) -> Result<Verdict, Errno> {
+        let verdict = judge(wait, self.peers(me));
+        if !matches!(verdict, Verdict::Ended(_)) {
+            return Ok(verdict);
+        }
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
+        match sys::epoll_wait(self.epoll[me], &mut events, 0) {
+            Ok(ready) => self.take_in(me, &events[..ready])?,
+            Err(libc::EINTR) => {}
+            Err(errno) => return Err(errno),
+        }
+        Ok(judge(wait, self.peers(me)))
     }
 
     /// Takes in what `epoll_wait` reported: empties our doorbell, and
