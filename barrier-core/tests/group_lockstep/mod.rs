@@ -15,6 +15,7 @@
 
 use barrier_core::{Error, Group};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// What a call answered.
@@ -107,6 +108,16 @@ pub const NO_BOUND: u64 = u64::MAX;
 /// member to fall asleep before it calls the member hung. Far above what a
 /// correct run needs: every answer it waits for is due at once.
 pub const HANG: Duration = Duration::from_secs(60);
+
+/// Set once a watchdog fired: shrinking a script that hangs would hang at
+/// every try, so the caller reports that script as it is.
+pub static HUNG: AtomicBool = AtomicBool::new(false);
+
+/// A watchdog's report, which also sets [`HUNG`].
+fn hung(report: String) -> String {
+    HUNG.store(true, Relaxed);
+    report
+}
 
 /// Reads exactly `buf.len()` bytes; false on end of file or error.
 fn read_exact(fd: RawFd, buf: &mut [u8]) -> bool {
@@ -367,7 +378,7 @@ impl Members {
     pub fn answer(&self, rank: usize) -> Result<Answer, String> {
         let p = &self.procs[rank];
         if !p.readable(HANG) {
-            return Err(format!("member {rank}: no answer within {HANG:?}: it hung"));
+            return Err(hung(format!("member {rank}: no answer within {HANG:?}")));
         }
         let mut a = [0u8; 24];
         if !read_exact(p.res.as_raw_fd(), &mut a) {
@@ -412,11 +423,11 @@ impl Members {
                 return Ok(true);
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(hung(format!(
                     "member {rank} (pid {pid}) neither fell asleep nor answered within {HANG:?} \
                      (state {})",
                     process_state(pid)
-                ));
+                )));
             }
             std::thread::yield_now();
         }
@@ -431,7 +442,7 @@ impl Members {
         // Only the member holds its answer pipe's write end: end of file
         // there means it is on its way out, so waitpid cannot hang.
         if !p.readable(HANG) {
-            return Err(format!("member {rank} did not exit within {HANG:?}"));
+            return Err(hung(format!("member {rank} did not exit within {HANG:?}")));
         }
         p.running = false;
         match wait_for(p.pid) {
