@@ -411,10 +411,9 @@ impl Checker {
     /// A waiting call: at once where the model says it completes; where it
     /// cannot, bounded it times out, and unbounded it is left pending.
     fn wait(&mut self, i: usize, call: Call, bound: Bound) -> Result<(), String> {
-        let mut trial = self.model.clone();
-        let result = trial.wait(i, call);
-        // What the call did before it would wait (a place) stays done.
-        self.model = trial;
+        // What the call does before it would wait (a place) stays done,
+        // whatever comes of the wait.
+        let result = self.model.wait(i, call);
         let usec = match bound {
             Bound::Unbounded => NO_BOUND,
             Bound::Zero => 0,
