@@ -29,7 +29,8 @@
 //!   instead, it fails at once rather than at the watchdog;
 //! - a member can exit (with or without dropping its handle) or be killed
 //!   with SIGKILL, also while it is blocked in a wait. Steps for a member
-//!   that is gone, or blocked (other than a kill), are skipped.
+//!   that is gone, or blocked (other than a kill), are skipped. In some
+//!   scripts one member exits before it joins, which counts as an exit.
 //!
 //! At the end, the members still running report their state and exit one
 //! by one (the lowest rank not blocked first); members blocked with nobody
@@ -286,12 +287,18 @@ impl fmt::Debug for Step {
 #[derive(Clone)]
 struct Script {
     n: usize,
+    /// A member that exits before it joins: for the others, it exited.
+    early: Option<usize>,
     steps: Vec<Step>,
 }
 
 impl fmt::Debug for Script {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} members, {} steps:", self.n, self.steps.len())?;
+        write!(f, "{} members", self.n)?;
+        if let Some(e) = self.early {
+            write!(f, " (member {e} exits before it joins)")?;
+        }
+        writeln!(f, ", {} steps:", self.steps.len())?;
         for (k, s) in self.steps.iter().enumerate() {
             writeln!(f, "  {k:3}  {s:?}")?;
         }
@@ -318,11 +325,15 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn script() -> impl Strategy<Value = Script> {
     (2..=8usize).prop_flat_map(|n| {
-        prop::collection::vec(
+        let steps = prop::collection::vec(
             (0..n, op()).prop_map(|(member, op)| Step { member, op }),
             1..=(6 * n + 8),
-        )
-        .prop_map(move |steps| Script { n, steps })
+        );
+        (prop::option::weighted(0.05, 0..n), steps).prop_map(move |(early, steps)| Script {
+            n,
+            early,
+            steps,
+        })
     })
 }
 
@@ -342,6 +353,7 @@ struct Tally {
     still_pending: AtomicU64,
     killed_in_wait: AtomicU64,
     gone: AtomicU64,
+    early: AtomicU64,
     skipped: AtomicU64,
 }
 
@@ -356,6 +368,7 @@ static TALLY: Tally = Tally {
     still_pending: AtomicU64::new(0),
     killed_in_wait: AtomicU64::new(0),
     gone: AtomicU64::new(0),
+    early: AtomicU64::new(0),
     skipped: AtomicU64::new(0),
 };
 
@@ -521,8 +534,15 @@ impl Checker {
         // Every member reports once before the script starts: then each
         // has joined, and so holds no other member's pipe write end (a
         // member that has not joined yet would keep another's exit unseen).
-        for i in 0..script.n {
-            self.simple(i, Call::Report, 0, Outcome::Ok)?;
+        // The member that exited before it joined is gone already.
+        if let Some(e) = script.early {
+            self.model.gone(e);
+            TALLY.gone.fetch_add(1, Relaxed);
+            TALLY.early.fetch_add(1, Relaxed);
+        }
+        for i in (0..script.n).filter(|&i| Some(i) != script.early) {
+            self.simple(i, Call::Report, 0, Outcome::Ok)
+                .map_err(|e| format!("after join: {e}"))?;
         }
         for (k, s) in script.steps.iter().enumerate() {
             self.step(s.member, s.op)
@@ -601,7 +621,7 @@ fn group_scripts_match_the_model() {
         sizes[s.n].fetch_add(1, Relaxed);
         let mut checker = Checker {
             model: Model::new(s.n),
-            members: Members::start(s.n),
+            members: Members::start(s.n, s.early).map_err(TestCaseError::fail)?,
         };
         checker.run(&s).map_err(TestCaseError::fail)
     });
@@ -614,7 +634,7 @@ fn group_scripts_match_the_model() {
                  checked ({} Aborted, {} with aborted_by set, {} TimedOut), {} unbounded waits \
                  left blocked, {} of them released by a later step ({} with Aborted), {} seen \
                  asleep again after a step, {} killed while blocked; {} members exited or were \
-                 killed; {} steps skipped (member gone or blocked)",
+                 killed ({} before they joined); {} steps skipped (member gone or blocked)",
                 started.elapsed(),
                 per_n.join(", "),
                 t(&TALLY.answers),
@@ -627,6 +647,7 @@ fn group_scripts_match_the_model() {
                 t(&TALLY.still_pending),
                 t(&TALLY.killed_in_wait),
                 t(&TALLY.gone),
+                t(&TALLY.early),
                 t(&TALLY.skipped),
             );
         }

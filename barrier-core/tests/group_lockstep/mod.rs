@@ -315,8 +315,9 @@ pub struct Members {
 impl Members {
     /// Creates a group of `n`, forks one process per member, each of which
     /// joins under its rank, and drops the creator's handle right after
-    /// the last fork (so that every member's exit is seen).
-    pub fn start(n: usize) -> Members {
+    /// the last fork (so that every member's exit is seen). Member `early`,
+    /// if any, exits before it joins; it is reaped before this returns.
+    pub fn start(n: usize, early: Option<usize>) -> Result<Members, String> {
         let group = Group::new(n).expect("creating the group");
         let mut procs: Vec<Proc> = Vec::with_capacity(n);
         for rank in 0..n {
@@ -342,6 +343,9 @@ impl Members {
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     // Moved in here, so that it is never dropped twice.
                     let mut group = group;
+                    if early == Some(rank) {
+                        exit_now(0);
+                    }
                     if group.join(rank).is_err() {
                         exit_now(7);
                     }
@@ -358,7 +362,11 @@ impl Members {
             });
         }
         drop(group);
-        Members { procs }
+        let mut members = Members { procs };
+        if let Some(rank) = early {
+            members.reap(rank)?;
+        }
+        Ok(members)
     }
 
     /// Tells member `rank` to make `call`, bounded by `usec` where it
@@ -438,6 +446,12 @@ impl Members {
     pub fn exit(&mut self, rank: usize, drop: bool) -> Result<(), String> {
         let call = if drop { Call::DropAndExit } else { Call::Exit };
         self.send(rank, call, 0)?;
+        self.reap(rank)
+    }
+
+    /// Reaps member `rank`, which exits by itself; checks that it ended
+    /// with status 0.
+    fn reap(&mut self, rank: usize) -> Result<(), String> {
         let p = &mut self.procs[rank];
         // Only the member holds its answer pipe's write end: end of file
         // there means it is on its way out, so waitpid cannot hang.
