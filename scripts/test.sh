@@ -69,9 +69,10 @@ phase "crate package (cargo publish --dry-run -p barrier-core)" \
     cargo publish --dry-run --locked --allow-dirty -p barrier-core
 
 # The model and differential tests draw their scripts from this seed;
-# MODEL_SEED=N bash scripts/test.sh runs the same scripts again.
-export MODEL_SEED=${MODEL_SEED:-$(date +%s%N)}
-echo "test.sh: MODEL_SEED=$MODEL_SEED"
+# MODEL_SEED=N bash scripts/test.sh runs the same scripts again (and
+# GROUP_MODEL_SEED=N those of the group model test).
+export MODEL_SEED=${MODEL_SEED:-$(date +%s%N)} GROUP_MODEL_SEED=${GROUP_MODEL_SEED:-$(date +%s%N)}
+echo "test.sh: MODEL_SEED=$MODEL_SEED GROUP_MODEL_SEED=$GROUP_MODEL_SEED"
 phase "cargo test: Rust tests and doc tests, model and differential tests, the C suite" \
     cargo test --locked --workspace
 async_tests() {

@@ -467,31 +467,44 @@ impl RawGroup {
         // neither that nor the clock.
         let mut deadline: Option<Option<u64>> = None;
         let mut expired = false;
+        // A look that ends the wait first takes in the hang-ups already
+        // reported (without sleeping), so that an exit that happened
+        // before the look is seen together with any abort, and the lowest
+        // rank among them is the one recorded, whether or not an earlier
+        // wait happened to notice the exit.
+        let mut taken_in = false;
         loop {
             let verdict = judge(wait, self.peers(me));
-            if let Some(done) = self.conclude(wait, verdict) {
-                if deadline.is_some() {
-                    self.publish(me, wait, 0);
+            let ending = matches!(verdict, Verdict::Ended(_));
+            if !ending || taken_in {
+                if let Some(done) = self.conclude(wait, verdict) {
+                    if deadline.is_some() {
+                        self.publish(me, wait, 0);
+                    }
+                    return done;
                 }
-                return done;
+                // The time ran out, and a last look found nothing either.
+                if expired {
+                    return Err(Error::TimedOut);
+                }
             }
-            // The time ran out, and a last look found nothing either.
-            if expired {
-                return Err(Error::TimedOut);
-            }
-            let Some(deadline) = deadline else {
+            let timeout = if ending {
+                taken_in = true;
+                0
+            } else if let Some(deadline) = deadline {
+                deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())))
+            } else {
                 self.publish(me, wait, wait.code());
                 deadline = Some(self::deadline(usec));
                 continue;
             };
-            let timeout = deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())));
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
             let ready = match sys::epoll_wait(self.fds[EPOLL + me], &mut events, timeout) {
                 // epoll_wait never ends early, and the time left was
                 // rounded up: it ran out, unless it was more than one call
                 // can take (the cap) or there is no bound (-1).
                 Ok(0) => {
-                    expired = (0..c_int::MAX).contains(&timeout);
+                    expired = !ending && (0..c_int::MAX).contains(&timeout);
                     continue;
                 }
                 Ok(ready) => ready,
