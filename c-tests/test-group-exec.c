@@ -89,7 +89,9 @@ static int new_fds(int *fds, int max) {
         while (d && (e = readdir(d))) {
                 int fd = atoi(e->d_name);
 
-                if (e->d_name[0] != '.' && fd > 2 && fd != dirfd(d) && !in_snapshot(fd) && n < max)
+                /* below 1024: a checker such as valgrind keeps its own
+                 * descriptors above */
+                if (e->d_name[0] != '.' && fd > 2 && fd < 1024 && fd != dirfd(d) && !in_snapshot(fd) && n < max)
                         fds[n++] = fd;
         }
         if (d)

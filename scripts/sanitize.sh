@@ -71,9 +71,10 @@ tests_of() {
 
 # The tests of a program that valgrind cannot run (space-separated):
 # test-exec and test-group-exec re-execute /proc/self/exe, which under
-# valgrind is the tool's own binary, not the program; test-group-kill kills
-# members with SIGKILL from outside, and valgrind writes no summary for a
-# process killed so (only for one that kills itself); and valgrind keeps
+# valgrind is the tool's own binary, not the program; test-group-kill (all
+# of it) and one test of test-group-exit kill members with SIGKILL from
+# outside, and valgrind writes no summary for a process killed so (only
+# for one that kills itself); and valgrind keeps
 # descriptors of its own under RLIMIT_NOFILE, which the test of
 # test-group-fds that lowers it to every count depends on.
 valgrind_skips() {
@@ -81,6 +82,7 @@ valgrind_skips() {
     test-exec) echo exec_child_syncs ;;
     test-group-exec) echo exec_member_keeps_syncing_and_its_exit_is_seen exec_member_keeps_what_it_saw ;;
     test-group-kill) tests_of "$1" "" | tr "\n" " " ;;
+    test-group-exit) echo pending_beats_sigkill ;;
     test-group-fds) echo new_out_of_descriptors_at_every_point ;;
     esac
 }
