@@ -588,8 +588,9 @@ static void scenario_group(int err, bool transient) {
                 close(go[k][1]);
                 close(report[k][0]);
         }
-        /* peer 2 holds a copy of peer 0's token pipe: it ends first */
-        for (int k = N - 1; k >= 0; k--)
+        /* only now, with every token pipe closed: peer 2 holds a copy of
+         * peer 0's */
+        for (int k = 0; k < N; k++)
                 if (k != F_RANK)
                         reap(pid[k], k ? "peer 2" : "peer 0");
         CHECK(ARMED(barrier_group_free(g)) == NULL);
@@ -771,8 +772,9 @@ static int scenario_import(int err, bool transient) {
                 close(go[k][1]);
                 close(report[k][0]);
         }
-        /* peer 2 holds a copy of peer 0's token pipe: it ends first */
-        for (int k = N - 1; k >= 0; k--)
+        /* only now, with every token pipe closed: peer 2 holds a copy of
+         * peer 0's */
+        for (int k = 0; k < N; k++)
                 if (k != F_RANK)
                         reap(pid[k], k ? "peer 2" : "peer 0");
         return failures ? CASE_FAILED : outcome;
