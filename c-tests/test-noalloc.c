@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * No entry point allocates: not on success, not on failure, not while it
- * blocks, not on misuse.
+ * blocks, not on misuse. Barrier groups map memory with mmap (a shared
+ * page and the handle), but only in barrier_group_new(),
+ * barrier_group_import_env() and barrier_group_free().
  *
  * This program replaces the allocator (malloc and its relatives, which
- * glibc and musl let a program do by defining them) and mmap (on x86-64
- * and arm64), and counts
+ * glibc and musl let a program do by defining them), mmap and munmap (on
+ * x86-64 and arm64), and counts
  * every call made while a flag is set. NOALLOC(...) sets the flag around
  * exactly one call into the library, so what the harness, stdio and the
  * tests themselves allocate is never counted. The first test proves that
@@ -19,6 +21,14 @@
  * The last test forks while another thread holds the allocator's lock,
  * and runs in the child every call the documentation says is
  * async-signal-safe.
+ *
+ * Async-signal-safety of groups: every barrier_group_* call but
+ * barrier_group_import_env() is claimed safe (barrier-core's crate
+ * documentation). barrier_group_new() and barrier_group_free() map and
+ * unmap memory: mmap and munmap are not on POSIX's list, but on Linux
+ * they are plain system calls that take no lock in user space (glibc and
+ * musl wrap them without one), so they are as safe there as read or
+ * write; the child below runs them while the allocator's lock is held.
  */
 #define _GNU_SOURCE
 /* This file defines mmap and mmap64 itself, so it must see them as two
@@ -56,7 +66,8 @@
 #endif
 
 static atomic_int armed;
-static atomic_ulong seen;
+/* Calls of the allocator, and of mmap and munmap, while armed. */
+static atomic_ulong seen, seen_mmap, seen_munmap;
 /* The first allocation function called while armed. */
 static const char *_Atomic seen_first;
 
@@ -79,13 +90,17 @@ static atomic_flag arena_lock = ATOMIC_FLAG_INIT;
 static atomic_int stall_next;
 static int stall_pipe[2] = { -1, -1 }, release_pipe[2] = { -1, -1 };
 
-static void note(const char *fn) {
+static void note_in(atomic_ulong *count, const char *fn) {
         const char *none = NULL;
 
         if (!atomic_load(&armed))
                 return;
-        atomic_fetch_add(&seen, 1);
+        atomic_fetch_add(count, 1);
         atomic_compare_exchange_strong(&seen_first, &none, fn);
+}
+
+static void note(const char *fn) {
+        note_in(&seen, fn);
 }
 
 /* A block of size bytes aligned to align (a power of two); its size is
@@ -227,16 +242,22 @@ void *pvalloc(size_t size) {
 /* Only calls from outside libc arrive here (libc's own allocator maps
  * memory through internal calls, and is counted as malloc above). */
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-        note("mmap");
+        note_in(&seen_mmap, "mmap");
         return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
 #ifdef __GLIBC__
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
-        note("mmap64");
+        note_in(&seen_mmap, "mmap64");
         return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 #endif
+
+int munmap(void *addr, size_t len) {
+        note_in(&seen_munmap, "munmap");
+        return (int)syscall(SYS_munmap, addr, len);
+}
+#define COUNTING_MAPS 1
 #endif
 #endif /* SANITIZER_ALLOCATOR */
 
@@ -244,23 +265,46 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
 
 static void arm(void) {
         atomic_store(&seen, 0);
+        atomic_store(&seen_mmap, 0);
+        atomic_store(&seen_munmap, 0);
         atomic_store(&seen_first, NULL);
         atomic_store(&armed, 1);
 }
 
-/* Stops counting; returns how many allocation calls were seen. */
+/* Stops counting; returns how many allocation calls were seen, mmap and
+ * munmap included. */
 static unsigned long disarm(void) {
         atomic_store(&armed, 0);
-        return atomic_load(&seen);
+        return atomic_load(&seen) + atomic_load(&seen_mmap) + atomic_load(&seen_munmap);
 }
+
+/* Set by MAPS_ALLOWED() for the next NOALLOC(...) only: the call may
+ * map and unmap memory (not allocate). What it did is left in last_mmap
+ * and last_munmap. */
+static bool maps_allowed;
+static unsigned long last_mmap, last_munmap;
+
+#define MAPS_ALLOWED() (maps_allowed = true)
 
 static void disarm_check(const char *file, int line, const char *call) {
         unsigned long n = disarm();
 
+        last_mmap = atomic_load(&seen_mmap);
+        last_munmap = atomic_load(&seen_munmap);
+        if (maps_allowed)
+                n = atomic_load(&seen);
+        maps_allowed = false;
         if (n)
                 harness_fail(file, line, "%s: %lu allocation call(s), the first %s()", call, n,
                              atomic_load(&seen_first));
 }
+
+/* Whether mmap and munmap are counted in this build. */
+#ifdef COUNTING_MAPS
+static const bool counting_maps = true;
+#else
+static const bool counting_maps = false;
+#endif
 
 /* Runs one statement (one call into the library) with counting on, and
  * fails the test if anything was allocated meanwhile. */
@@ -348,7 +392,10 @@ TEST(counting_works) {
 #ifdef COUNT_MMAP
         arm();
         p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        CHECK(disarm() == 1 && p != MAP_FAILED);
+        CHECK(disarm() == 1 && p != MAP_FAILED && atomic_load(&seen_mmap) == 1);
+        arm();
+        CHECK_INT(munmap(p, 4096), 0);
+        CHECK(disarm() == 1 && atomic_load(&seen_munmap) == 1);
 #endif
         /* and nothing is counted while disarmed */
         p = malloc(8);
@@ -718,13 +765,363 @@ TEST(env_hand_over) {
         barrier_destroy(&parent);
 }
 
+/* ---- barrier groups ---------------------------------------------------------- */
+
+/* A bound that no working run comes near. */
+#define LONG_USEC (UINT64_C(60) * 1000000)
+
+/* What the last NOALLOC(...) call mapped and unmapped, where this build
+ * counts it. */
+#define CHECK_MAPS(mapped, unmapped)                                         \
+        do {                                                                 \
+                if (counting_maps) {                                         \
+                        CHECK_INT(last_mmap, (mapped));                      \
+                        CHECK_INT(last_munmap, (unmapped));                  \
+                }                                                            \
+        } while (0)
+
+TEST(group_null_and_misuse) {
+        BarrierGroup *g, *gp = NULL, *ret;
+        struct pollfd fds[BARRIER_GROUP_POLLFDS_MAX];
+        char env[BARRIER_GROUP_ENV_MAX], small[4];
+        unsigned u;
+        int r;
+        bool ok;
+
+        /* NULL */
+        NOALLOC(r = barrier_group_new(NULL, 3));
+        CHECK_INT(r, -EINVAL);
+        g = (BarrierGroup *)&gp;
+        NOALLOC(r = barrier_group_new(&g, 1));
+        CHECK_INT(r, -EINVAL);
+        CHECK(g == NULL);
+        g = (BarrierGroup *)&gp;
+        NOALLOC(r = barrier_group_new(&g, BARRIER_GROUP_MAX + 1));
+        CHECK_INT(r, -EINVAL);
+        CHECK(g == NULL);
+        NOALLOC(r = barrier_group_join(NULL, 0));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(ret = barrier_group_free(NULL));
+        CHECK(ret == NULL);
+        NOALLOC(barrier_group_freep(NULL));
+        NOALLOC(barrier_group_freep(&gp));
+        NOALLOC(u = barrier_group_size(NULL));
+        CHECK_INT(u, 0);
+        NOALLOC(r = barrier_group_rank(NULL));
+        CHECK_INT(r, -1);
+        NOALLOC(r = barrier_group_place(NULL));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_sync(NULL, 0));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_place_and_sync(NULL, BARRIER_INFINITY));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_abort(NULL));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_wait_abortion(NULL, BARRIER_INFINITY));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(ok = barrier_group_i_aborted(NULL));
+        CHECK(!ok);
+        NOALLOC(ok = barrier_group_they_aborted(NULL));
+        CHECK(!ok);
+        NOALLOC(ok = barrier_group_is_aborted(NULL));
+        CHECK(!ok);
+        NOALLOC(r = barrier_group_aborted_by(NULL));
+        CHECK_INT(r, -1);
+        NOALLOC(r = barrier_group_get_pollfds(NULL, fds, 1));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_export_env(NULL, env, sizeof(env)));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_import_env(NULL));
+        CHECK_INT(r, -EINVAL);
+
+        /* made, not joined: the shared page and the handle are mapped */
+        MAPS_ALLOWED();
+        NOALLOC(r = barrier_group_new(&g, 3));
+        CHECK_INT(r, 0);
+        CHECK_MAPS(2, 0);
+        NOALLOC(u = barrier_group_size(g));
+        CHECK_INT(u, 3);
+        NOALLOC(r = barrier_group_rank(g));
+        CHECK_INT(r, -1);
+        NOALLOC(r = barrier_group_place(g));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_sync(g, 0));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_place_and_sync(g, 0));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_abort(g));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_wait_abortion(g, 0));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_get_pollfds(g, fds, 1));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_export_env(g, env, sizeof(env)));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_join(g, 3));
+        CHECK_INT(r, -EINVAL);
+
+        /* joined as 0 of 3, alone: members 1 and 2 never join, and their
+         * pipes hung up when this join closed their write ends */
+        NOALLOC(r = barrier_group_join(g, 0));
+        CHECK_INT(r, 0);
+        NOALLOC(r = barrier_group_join(g, 1));
+        CHECK_INT(r, -EALREADY);
+        NOALLOC(r = barrier_group_rank(g));
+        CHECK_INT(r, 0);
+        NOALLOC(r = barrier_group_get_pollfds(g, fds, 0));
+        CHECK_INT(r, -ENOBUFS);
+        NOALLOC(r = barrier_group_get_pollfds(g, NULL, 1));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_get_pollfds(g, fds, BARRIER_GROUP_POLLFDS_MAX));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_export_env(g, small, sizeof(small)));
+        CHECK_INT(r, -ENOBUFS);
+        NOALLOC(r = barrier_group_export_env(g, NULL, 0));
+        CHECK_INT(r, -ENOBUFS);
+        NOALLOC(r = barrier_group_export_env(g, NULL, 5));
+        CHECK_INT(r, -EINVAL);
+        NOALLOC(r = barrier_group_place(g));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_sync(g, 0));
+        CHECK_INT(r, 0);
+        NOALLOC(r = barrier_group_aborted_by(g));
+        CHECK_INT(r, 1);
+        NOALLOC(ok = barrier_group_they_aborted(g));
+        CHECK(ok);
+        NOALLOC(ok = barrier_group_i_aborted(g));
+        CHECK(!ok);
+        NOALLOC(r = barrier_group_wait_abortion(g, 0));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_abort(g));
+        CHECK_INT(r, 0);
+        NOALLOC(ok = barrier_group_is_aborted(g));
+        CHECK(ok);
+        NOALLOC(r = barrier_group_place(g));
+        CHECK_INT(r, 0);
+        NOALLOC(r = barrier_group_place_and_sync(g, 0));
+        CHECK_INT(r, 0);
+        MAPS_ALLOWED();
+        NOALLOC(ret = barrier_group_free(g));
+        CHECK(ret == NULL);
+        CHECK_MAPS(0, 2);
+
+        /* the cleanup helper, on a handle that never joined */
+        MAPS_ALLOWED();
+        NOALLOC(r = barrier_group_new(&gp, 2));
+        CHECK_INT(r, 0);
+        MAPS_ALLOWED();
+        NOALLOC(barrier_group_freep(&gp));
+        CHECK(gp == NULL);
+        CHECK_MAPS(0, 2);
+}
+
+TEST(group_new_fails_cleanly) {
+        struct rlimit saved, lim;
+        BarrierGroup *g = NULL;
+        int lowest, r;
+
+        /* Room for the memfd and one eventfd: the first pipe fails, and
+         * all that was made must be closed and unmapped again. */
+        lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK(lowest >= 0);
+        close(lowest);
+        CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        lim = saved;
+        lim.rlim_cur = (rlim_t)lowest + 3;
+        CHECK_INT(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        MAPS_ALLOWED();
+        NOALLOC(r = barrier_group_new(&g, 3));
+        CHECK_INT(r, -EMFILE);
+        CHECK(g == NULL);
+        CHECK_MAPS(1, 1);
+        CHECK_INT(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        /* nothing was left open */
+        CHECK_INT(open("/dev/null", O_RDONLY | O_CLOEXEC), lowest);
+}
+
+/* Every kind of call of a member of a group of three; member 0 aborts at
+ * the end, once the others (`pid`, for member 0) sleep in wait_abortion:
+ * earlier, its abort would supersede their last sync. */
+static void member_calls(BarrierGroup *g, unsigned rank, const pid_t *pid) {
+        struct pollfd fds[BARRIER_GROUP_POLLFDS_MAX];
+        char env[BARRIER_GROUP_ENV_MAX];
+        BarrierGroup *ret;
+        unsigned u;
+        int r;
+        bool ok;
+
+        NOALLOC(r = barrier_group_join(g, rank));
+        CHECK_INT(r, 0);
+        NOALLOC(r = barrier_group_place_and_sync(g, BARRIER_INFINITY));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_place(g));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_sync(g, BARRIER_INFINITY));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_place_and_sync(g, LONG_USEC));
+        CHECK_INT(r, 1);
+        /* nobody aborts before every member is through the next sync */
+        NOALLOC(r = barrier_group_wait_abortion(g, 1000));
+        CHECK_INT(r, -ETIMEDOUT);
+        NOALLOC(r = barrier_group_get_pollfds(g, fds, BARRIER_GROUP_POLLFDS_MAX));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_export_env(g, env, sizeof(env)));
+        CHECK(r > 0);
+        NOALLOC(r = barrier_group_place_and_sync(g, BARRIER_INFINITY));
+        CHECK_INT(r, 1);
+        NOALLOC(ok = barrier_group_is_aborted(g));
+        CHECK(!ok);
+        NOALLOC(r = barrier_group_aborted_by(g));
+        CHECK_INT(r, -1);
+        NOALLOC(u = barrier_group_size(g));
+        CHECK_INT(u, 3);
+        if (rank == 0) {
+                await_sleeping(pid[1]);
+                await_sleeping(pid[2]);
+                NOALLOC(r = barrier_group_abort(g));
+                CHECK_INT(r, 1);
+                NOALLOC(ok = barrier_group_i_aborted(g));
+                CHECK(ok);
+                /* ends when another member aborts too: 0, as we did */
+                NOALLOC(r = barrier_group_wait_abortion(g, BARRIER_INFINITY));
+                CHECK_INT(r, 0);
+        } else {
+                NOALLOC(r = barrier_group_wait_abortion(g, BARRIER_INFINITY));
+                CHECK_INT(r, 1);
+                NOALLOC(r = barrier_group_aborted_by(g));
+                CHECK_INT(r, 0);
+                NOALLOC(ok = barrier_group_they_aborted(g));
+                CHECK(ok);
+                NOALLOC(r = barrier_group_place(g));
+                CHECK_INT(r, 0);
+                NOALLOC(r = barrier_group_sync(g, 0));
+                CHECK_INT(r, 0);
+                NOALLOC(r = barrier_group_place_and_sync(g, 1000));
+                CHECK_INT(r, 0);
+                NOALLOC(r = barrier_group_abort(g));
+                CHECK_INT(r, 0);
+                NOALLOC(r = barrier_group_wait_abortion(g, 0));
+                CHECK_INT(r, 0);
+        }
+        MAPS_ALLOWED();
+        NOALLOC(ret = barrier_group_free(g));
+        CHECK(ret == NULL);
+        CHECK_MAPS(0, 2);
+}
+
+/* Waits for a child and checks that it passed. */
+static void reap_member(pid_t pid) {
+        int status;
+
+        CHECK(pid > 0);
+        if (pid <= 0)
+                return;
+        CHECK_INT(waitpid(pid, &status, 0), pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(group_waits_between_processes) {
+        BarrierGroup *g = NULL;
+        pid_t pid[3] = { 0 };
+        int r;
+
+        MAPS_ALLOWED();
+        NOALLOC(r = barrier_group_new(&g, 3));
+        CHECK_INT(r, 0);
+        CHECK_MAPS(2, 0);
+        if (r != 0)
+                return;
+        for (unsigned k = 1; k < 3; k++) {
+                pid[k] = fork();
+                if (pid[k] == 0) {
+                        harness_side = "member";
+                        member_calls(g, k, pid);
+                        _exit(harness_failures ? 1 : 0);
+                }
+        }
+        member_calls(g, 0, pid);
+        reap_member(pid[1]);
+        reap_member(pid[2]);
+}
+
+/* Member 1, handed over as after execve(): exported, then imported in the
+ * same process, whose first handle is left alone (it names the same
+ * descriptors). */
+static void group_imported_member(BarrierGroup *g) {
+        static char env[BARRIER_GROUP_ENV_MAX];
+        static char malformed[] = "BARRIER_GROUP=x";
+        BarrierGroup *h = NULL, *ret;
+        char small[4];
+        int r;
+
+        NOALLOC(r = barrier_group_join(g, 1));
+        CHECK_INT(r, 0);
+        NOALLOC(r = barrier_group_export_env(g, small, sizeof(small)));
+        CHECK_INT(r, -ENOBUFS);
+        NOALLOC(r = barrier_group_export_env(g, env, sizeof(env)));
+        CHECK(r > 0);
+
+        /* what a failed import_env maps, it unmaps */
+        unsetenv("BARRIER_GROUP");
+        MAPS_ALLOWED();
+        NOALLOC(r = barrier_group_import_env(&h));
+        CHECK_INT(r, -ENOENT);
+        CHECK(h == NULL);
+        CHECK_INT(last_mmap, last_munmap);
+        CHECK_INT(putenv(malformed), 0);
+        MAPS_ALLOWED();
+        NOALLOC(r = barrier_group_import_env(&h));
+        CHECK_INT(r, -EINVAL);
+        CHECK(h == NULL);
+        CHECK_INT(last_mmap, last_munmap);
+
+        CHECK_INT(putenv(env), 0);
+        MAPS_ALLOWED();
+        NOALLOC(r = barrier_group_import_env(&h));
+        CHECK_INT(r, 0);
+        CHECK_MAPS(2, 0);
+        if (r != 0)
+                return;
+        NOALLOC(r = barrier_group_rank(h));
+        CHECK_INT(r, 1);
+        NOALLOC(r = barrier_group_place_and_sync(h, BARRIER_INFINITY));
+        CHECK_INT(r, 1);
+        MAPS_ALLOWED();
+        NOALLOC(ret = barrier_group_free(h));
+        CHECK(ret == NULL);
+        CHECK_MAPS(0, 2);
+}
+
+TEST(group_env_hand_over) {
+        BarrierGroup *g = NULL;
+        pid_t pid;
+
+        CHECK_INT(barrier_group_new(&g, 2), 0);
+        if (!g)
+                return;
+        pid = fork();
+        if (pid == 0) {
+                harness_side = "member";
+                group_imported_member(g);
+                _exit(harness_failures ? 1 : 0);
+        }
+        CHECK_INT(barrier_group_join(g, 0), 0);
+        CHECK_INT(barrier_group_place_and_sync(g, BARRIER_INFINITY), 1);
+        /* the imported handle's free is member 1's exit */
+        CHECK_INT(barrier_group_wait_abortion(g, BARRIER_INFINITY), 1);
+        reap_member(pid);
+        barrier_group_free(g);
+}
+
 /* The child of fork() in a multithreaded program may only make
  * async-signal-safe calls: another thread may have held a lock, which in
  * the child stays locked for ever. Here it does, deterministically: the
  * helper thread is stopped inside the allocator, holding its lock, when
  * the main thread forks. The child then makes every call the crate's
  * documentation lists as async-signal-safe (every function but
- * barrier_import_env) with counting on: an allocation is counted, and
+ * barrier_import_env and barrier_group_import_env; the group calls that
+ * map memory, see the top of this file, included) with counting on: an
+ * allocation is counted, and
  * would also hang on the lock, which the parent's bounded waits turn into
  * a failure. Returns 0, or the line of the first failed check. */
 #ifndef SANITIZER_ALLOCATOR
@@ -734,10 +1131,12 @@ TEST(env_hand_over) {
                         return __LINE__;                                     \
         } while (0)
 
-static int child_after_fork(Barrier *b) {
+static int child_after_fork(Barrier *b, BarrierGroup *g) {
         Barrier c = BARRIER_NULL, p = BARRIER_NULL, q = BARRIER_NULL, *cp;
         struct pollfd fds[2];
         char env[BARRIER_ENV_MAX];
+        char genv[BARRIER_GROUP_ENV_MAX];
+        BarrierGroup *h = NULL;
 
         arm();
         barrier_set_role(b, BARRIER_CHILD);
@@ -769,10 +1168,36 @@ static int child_after_fork(Barrier *b) {
         barrier_destroy(&q);
         barrier_destroy(&p);
 
+        /* The group shared with the parent (member 1), then one of this
+         * process's own, joined as member 0 of 2: member 1 never joins,
+         * and its pipe hung up when the join closed its write end. */
+        CHILD_CHECK(barrier_group_join(g, 1) == 0);
+        CHILD_CHECK(barrier_group_place_and_sync(g, BARRIER_INFINITY) == 1);
+        CHILD_CHECK(barrier_group_new(&h, 2) == 0);
+        CHILD_CHECK(barrier_group_size(h) == 2 && barrier_group_rank(h) == -1);
+        CHILD_CHECK(barrier_group_join(h, 0) == 0);
+        CHILD_CHECK(barrier_group_get_pollfds(h, fds, 1) == 1);
+        CHILD_CHECK(barrier_group_export_env(h, genv, sizeof(genv)) > 0);
+        CHILD_CHECK(barrier_group_place(h) == 1);
+        CHILD_CHECK(barrier_group_sync(h, 0) == 0);
+        CHILD_CHECK(barrier_group_aborted_by(h) == 1 && barrier_group_they_aborted(h));
+        CHILD_CHECK(barrier_group_wait_abortion(h, 0) == 1);
+        CHILD_CHECK(barrier_group_abort(h) == 0);
+        CHILD_CHECK(barrier_group_i_aborted(h) && barrier_group_is_aborted(h));
+        CHILD_CHECK(barrier_group_place_and_sync(h, 0) == 0);
+        barrier_group_freep(&h);
+        CHILD_CHECK(h == NULL);
+        /* for the parent, an exit: it ends its wait_abortion */
+        CHILD_CHECK(barrier_group_free(g) == NULL);
+
         /* Not barrier_abort(b): an abort that arrives with the barrier
          * placed above, in one read, would hide that barrier from the
          * parent's sync. The exit is what ends the parent's last wait. */
-        CHILD_CHECK(disarm() == 0);
+        disarm();
+        CHILD_CHECK(atomic_load(&seen) == 0);
+        /* mmap and munmap only where groups are made and freed: two
+         * mappings for the group made here, two unmapped per free */
+        CHILD_CHECK(!counting_maps || (atomic_load(&seen_mmap) == 2 && atomic_load(&seen_munmap) == 4));
         return 0;
 }
 
@@ -799,6 +1224,7 @@ TEST(fork_while_another_thread_allocates) {
         fprintf(stderr, "note: built with a sanitizer that owns the allocator: not run\n");
 #else
         Barrier b = BARRIER_NULL;
+        BarrierGroup *g = NULL;
         pthread_t helper;
         void *p, *done;
         pid_t pid;
@@ -813,13 +1239,14 @@ TEST(fork_while_another_thread_allocates) {
         CHECK_INT(pipe2(stall_pipe, O_CLOEXEC), 0);
         CHECK_INT(pipe2(release_pipe, O_CLOEXEC), 0);
         CHECK_INT(barrier_create(&b), 0);
+        CHECK_INT(barrier_group_new(&g, 2), 0);
         CHECK_INT(pthread_create(&helper, NULL, allocate_and_stall, &b), 0);
         CHECK_INT(write(release_pipe[1], &c, 1), 1);
         /* the helper now holds the allocator's lock, and keeps it */
         CHECK_INT(read(stall_pipe[0], &c, 1), 1);
         pid = fork();
         if (pid == 0)
-                _exit(child_after_fork(&b));
+                _exit(child_after_fork(&b, g));
         r = -1;
         if (pid > 0) {
                 barrier_set_role(&b, BARRIER_PARENT);
@@ -828,7 +1255,11 @@ TEST(fork_while_another_thread_allocates) {
                  * failure that names itself, not a hung test. */
                 r = barrier_place(&b) ? barrier_sync_timeout(&b, 20 * 1000000ULL) : -1;
                 if (r == 1)
+                        r = barrier_group_join(g, 0) == 0 ? barrier_group_place_and_sync(g, 20 * 1000000ULL) : -1;
+                if (r == 1)
                         r = barrier_wait_abortion_timeout(&b, 20 * 1000000ULL);
+                if (r == 1)
+                        r = barrier_group_wait_abortion(g, 20 * 1000000ULL);
                 if (r != 1)
                         kill(pid, SIGKILL);
                 line = waitpid(pid, &status, 0) != pid ? -2 : WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -843,6 +1274,7 @@ TEST(fork_while_another_thread_allocates) {
                 harness_fail(__FILE__, __LINE__, "the child failed the check on line %d (-1: it hung and was killed)", line);
         CHECK_INT(r, 1);
         barrier_destroy(&b);
+        barrier_group_free(g);
         CHECK(done == &b);
 #endif
 }
@@ -855,6 +1287,10 @@ static const struct test tests[] = {
         TEST_ENTRY(exit_of_the_other_side),
         TEST_ENTRY(pair_and_pollfds),
         TEST_ENTRY(env_hand_over),
+        TEST_ENTRY(group_null_and_misuse),
+        TEST_ENTRY(group_new_fails_cleanly),
+        TEST_ENTRY(group_waits_between_processes),
+        TEST_ENTRY(group_env_hand_over),
         TEST_ENTRY(fork_while_another_thread_allocates),
 };
 

@@ -1,9 +1,10 @@
 //! Fault injection: builds the injector (c-tests/fault/inject.c, an
 //! LD_PRELOAD library that makes the n-th call of a syscall fail) and the
-//! driver (c-tests/fault/driver.c), and runs the driver against the
-//! release libbarrier.a and libbarrier.so. The driver tries every fault at
-//! every position its call is made in; see driver.c for what each case
-//! must end with.
+//! drivers (c-tests/fault/driver.c for the two-party barrier,
+//! group-driver.c for barrier groups), and runs each against the release
+//! libbarrier.a and libbarrier.so. A driver tries every fault at every
+//! position its call is made in; see each driver for what each case must
+//! end with.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,19 +42,19 @@ fn injector() -> &'static Path {
     })
 }
 
-fn driver(shared: bool) -> PathBuf {
+/// Builds c-tests/fault/`name`.c against the shared or the static library.
+fn driver(name: &str, shared: bool) -> PathBuf {
     let lib = library_dir();
-    let exe = fault_dir().join(if shared {
-        "driver-shared"
-    } else {
-        "driver-static"
-    });
+    let exe = fault_dir().join(format!(
+        "{name}-{}",
+        if shared { "shared" } else { "static" }
+    ));
     let mut cmd = compiler();
     cmd.arg("-I")
         .arg(root().join("include"))
         .arg("-I")
         .arg(root().join("c-tests/fault"))
-        .arg(root().join("c-tests/fault/driver.c"))
+        .arg(root().join(format!("c-tests/fault/{name}.c")))
         .arg("-o")
         .arg(&exe);
     if shared {
@@ -67,13 +68,15 @@ fn driver(shared: bool) -> PathBuf {
     cmd.arg("-ldl");
     assert!(
         cmd.status().expect("running the C compiler").success(),
-        "compiling driver.c failed"
+        "compiling {name}.c failed"
     );
     exe
 }
 
-fn run(shared: bool) {
-    let exe = driver(shared);
+/// Runs a driver; returns its output, once its summary says that no case
+/// failed.
+fn run_driver(name: &str, shared: bool) -> String {
+    let exe = driver(name, shared);
     let out = Command::new(&exe)
         .env("LD_PRELOAD", injector())
         .env("LD_LIBRARY_PATH", library_dir())
@@ -89,22 +92,31 @@ fn run(shared: bool) {
         exe.display(),
         out.status
     );
+    stdout.into_owned()
+}
+
+/// How many positions the driver's output lists for `call` in `scenario`,
+/// over every fault tried there.
+fn positions(stdout: &str, scenario: &str, call: &str) -> u32 {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(scenario)?.strip_prefix(": "))
+        .filter(|l| l.starts_with(&format!("{call} ")))
+        .map(|l| {
+            l.rsplit(": ")
+                .next()
+                .and_then(|n| n.strip_suffix(" positions"))
+                .and_then(|n| n.parse::<u32>().ok())
+                .expect("a positions line")
+        })
+        .sum()
+}
+
+fn run(shared: bool) {
+    let stdout = run_driver("driver", shared);
+    let positions = |scenario: &str, call: &str| positions(&stdout, scenario, call);
     // Every call the library makes in a scenario was made to fail at least
     // once there: the injector really reached the library.
-    let positions = |scenario: &str, call: &str| -> u32 {
-        stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix(scenario)?.strip_prefix(": "))
-            .filter(|l| l.starts_with(&format!("{call} ")))
-            .map(|l| {
-                l.rsplit(": ")
-                    .next()
-                    .and_then(|n| n.strip_suffix(" positions"))
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .expect("a positions line")
-            })
-            .sum()
-    };
     for scenario in ["fork-as-parent", "fork-as-child"] {
         for call in ["eventfd", "pipe2", "ppoll", "read", "write", "close"] {
             assert!(
@@ -126,4 +138,49 @@ fn every_fault_at_every_position_static() {
 #[test]
 fn every_fault_at_every_position_shared() {
     run(true);
+}
+
+/// The group driver: every call a group call makes was made to fail at
+/// least once, in the scenario that makes it.
+fn run_group(shared: bool) {
+    let stdout = run_driver("group-driver", shared);
+    let positions = |scenario: &str, call: &str| positions(&stdout, scenario, call);
+    for call in [
+        "memfd_create",
+        "ftruncate",
+        "fcntl",
+        "mmap",
+        "munmap",
+        "eventfd",
+        "pipe2",
+        "epoll_create1",
+        "epoll_ctl",
+        "epoll_wait",
+        "read",
+        "write",
+        "close",
+    ] {
+        assert!(
+            positions("group", call) > 0,
+            "group: no fault reached {call}"
+        );
+    }
+    for call in [
+        "fcntl", "mmap", "munmap", "fstat", "readlink", "write", "close",
+    ] {
+        assert!(
+            positions("import", call) > 0,
+            "import: no fault reached {call}"
+        );
+    }
+}
+
+#[test]
+fn group_every_fault_at_every_position_static() {
+    run_group(false);
+}
+
+#[test]
+fn group_every_fault_at_every_position_shared() {
+    run_group(true);
 }

@@ -51,8 +51,10 @@ static fault_arm_fn *fault_arm;
 static fault_count_fn *fault_count;
 static fault_fired_fn *fault_fired;
 
-static const char *call_names[FAULT_NCALLS + 1] = { "eventfd", "pipe2", "ppoll", "read", "write", "close", "fcntl",
-                                                     "nothing" };
+static const char *call_names[FAULT_NCALLS + 1] = {
+        "eventfd", "pipe2", "ppoll", "read", "write", "close", "fcntl", "memfd_create", "ftruncate", "mmap",
+        "munmap", "epoll_create1", "epoll_ctl", "epoll_wait", "fstat", "readlink", "nothing",
+};
 
 static int failures;
 static char case_name[128];
@@ -390,8 +392,8 @@ static const struct fault faults[] = {
         { FAULT_WRITE, FAULT_SHORT, EIO, false },
         { FAULT_WRITE, FAULT_EINTR_STORM, EINTR, true },
         { FAULT_WRITE, FAULT_ERRNO, EAGAIN, true },
-        { FAULT_CLOSE, FAULT_AFTER_CLOSE, EIO, true },
-        { FAULT_CLOSE, FAULT_AFTER_CLOSE, EINTR, true },
+        { FAULT_CLOSE, FAULT_AFTER, EIO, true },
+        { FAULT_CLOSE, FAULT_AFTER, EINTR, true },
         { FAULT_FCNTL, FAULT_ERRNO, EBADF, false },
         { FAULT_FCNTL, FAULT_ERRNO, EMFILE, false },
         { FAULT_FCNTL, FAULT_ERRNO, EINVAL, false },
@@ -408,8 +410,8 @@ static const char *mode_name(int mode) {
                 return "short";
         case FAULT_NVAL:
                 return "pollnval";
-        case FAULT_AFTER_CLOSE:
-                return "after-close";
+        case FAULT_AFTER:
+                return "after";
         }
         return "?";
 }

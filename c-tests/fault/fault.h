@@ -17,6 +17,16 @@ enum fault_call {
         FAULT_WRITE,
         FAULT_CLOSE,
         FAULT_FCNTL,
+        /* the calls of barrier groups besides those above */
+        FAULT_MEMFD_CREATE,
+        FAULT_FTRUNCATE,
+        FAULT_MMAP,
+        FAULT_MUNMAP,
+        FAULT_EPOLL_CREATE1,
+        FAULT_EPOLL_CTL,
+        FAULT_EPOLL_WAIT,
+        FAULT_FSTAT,
+        FAULT_READLINK,
         FAULT_NCALLS
 };
 
@@ -31,9 +41,11 @@ enum fault_mode {
         /* ppoll: report POLLNVAL on every entry (a descriptor closed behind
          * the library's back) */
         FAULT_NVAL,
-        /* close: close for real, then report the given errno (Linux releases
-         * the descriptor even when close fails) */
-        FAULT_AFTER_CLOSE,
+        /* close, munmap: do it for real, then report the given errno (Linux
+         * releases the descriptor even when close fails; a munmap that
+         * fails without unmapping would leave a mapping that no caller can
+         * free, so only its report is made to fail) */
+        FAULT_AFTER,
 };
 
 #define FAULT_STORM 64

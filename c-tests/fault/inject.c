@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int armed;
@@ -161,7 +164,7 @@ typedef int close_fn(int);
 int close(int fd) {
         REAL(close, close_fn *);
         if (hit(FAULT_CLOSE)) {
-                if (plan.mode == FAULT_AFTER_CLOSE) {
+                if (plan.mode == FAULT_AFTER) {
                         real_close(fd);
                         return fail(plan.err);
                 }
@@ -184,4 +187,83 @@ int fcntl(int fd, int cmd, ...) {
         if (hit(FAULT_FCNTL))
                 return fail(planned_errno());
         return real_fcntl(fd, cmd, arg);
+}
+
+typedef int memfd_create_fn(const char *, unsigned int);
+int memfd_create(const char *name, unsigned int flags) {
+        REAL(memfd_create, memfd_create_fn *);
+        if (hit(FAULT_MEMFD_CREATE))
+                return fail(planned_errno());
+        return real_memfd_create(name, flags);
+}
+
+typedef int ftruncate_fn(int, off_t);
+int ftruncate(int fd, off_t len) {
+        REAL(ftruncate, ftruncate_fn *);
+        if (hit(FAULT_FTRUNCATE))
+                return fail(planned_errno());
+        return real_ftruncate(fd, len);
+}
+
+typedef void *mmap_fn(void *, size_t, int, int, int, off_t);
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+        REAL(mmap, mmap_fn *);
+        if (hit(FAULT_MMAP)) {
+                errno = planned_errno();
+                return MAP_FAILED;
+        }
+        return real_mmap(addr, len, prot, flags, fd, off);
+}
+
+typedef int munmap_fn(void *, size_t);
+int munmap(void *addr, size_t len) {
+        REAL(munmap, munmap_fn *);
+        if (hit(FAULT_MUNMAP)) {
+                if (plan.mode == FAULT_AFTER) {
+                        real_munmap(addr, len);
+                        return fail(plan.err);
+                }
+                return fail(planned_errno());
+        }
+        return real_munmap(addr, len);
+}
+
+typedef int epoll_create1_fn(int);
+int epoll_create1(int flags) {
+        REAL(epoll_create1, epoll_create1_fn *);
+        if (hit(FAULT_EPOLL_CREATE1))
+                return fail(planned_errno());
+        return real_epoll_create1(flags);
+}
+
+typedef int epoll_ctl_fn(int, int, int, struct epoll_event *);
+int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) {
+        REAL(epoll_ctl, epoll_ctl_fn *);
+        if (hit(FAULT_EPOLL_CTL))
+                return fail(planned_errno());
+        return real_epoll_ctl(ep, op, fd, ev);
+}
+
+typedef int epoll_wait_fn(int, struct epoll_event *, int, int);
+int epoll_wait(int ep, struct epoll_event *events, int max, int timeout) {
+        REAL(epoll_wait, epoll_wait_fn *);
+        if (hit(FAULT_EPOLL_WAIT))
+                return fail(planned_errno());
+        return real_epoll_wait(ep, events, max, timeout);
+}
+
+typedef int fstat_fn(int, struct stat *);
+int fstat(int fd, struct stat *st) {
+        REAL(fstat, fstat_fn *);
+        if (hit(FAULT_FSTAT))
+                return fail(planned_errno());
+        return real_fstat(fd, st);
+}
+
+typedef ssize_t readlink_fn(const char *, char *, size_t);
+ssize_t readlink(const char *path, char *buf, size_t len) {
+        REAL(readlink, readlink_fn *);
+        if (hit(FAULT_READLINK))
+                return fail(planned_errno());
+        return real_readlink(path, buf, len);
 }
