@@ -142,6 +142,10 @@ impl RawGroup {
     /// an allocator, such as the C library. On failure nothing is left
     /// open or mapped.
     pub fn create_mapped(n: usize) -> Result<core::ptr::NonNull<RawGroup>, Errno> {
+        // Refused before anything is mapped.
+        if !(2..=MAX).contains(&n) {
+            return Err(libc::EINVAL);
+        }
         let len = core::mem::size_of::<RawGroup>();
         let p = sys::map(-1, len)?.cast::<RawGroup>();
         // A mapping at address 0 cannot be told from NULL in C; the kernel
