@@ -7,8 +7,9 @@
 //! `barrier_group_import_env()` not yet freed. The doc comments follow the
 //! rules of the crate's (they become the header and the man pages).
 
+use crate::{answer, env_buffer, look, with};
 use barrier_core::group::{env, logic::MAX};
-use barrier_core::{Error, RawGroup};
+use barrier_core::RawGroup;
 use core::ptr::NonNull;
 use libc::{c_int, c_uint};
 
@@ -17,40 +18,6 @@ const _: () = assert!(MAX == 64 && env::ENV_MAX == 64);
 
 /// `BARRIER_GROUP_POLLFDS_MAX`: the one epoll descriptor.
 const POLLFDS_MAX: usize = 1;
-
-/// The answer of a call that places or waits: 1 done, 0 aborted, negative
-/// errno.
-fn answer(result: Result<(), Error>) -> c_int {
-    match result {
-        Ok(()) => 1,
-        Err(Error::Aborted) => 0,
-        Err(e) => e.to_negative_errno(),
-    }
-}
-
-/// Runs `op` on the handle behind `g`, or returns `null` for NULL.
-///
-/// # Safety
-/// `g` must be NULL or a live handle of this library.
-unsafe fn with<T>(g: *mut RawGroup, null: T, op: impl FnOnce(&mut RawGroup) -> T) -> T {
-    // SAFETY: the caller guarantees g is NULL or valid; as_mut checks NULL.
-    match unsafe { g.as_mut() } {
-        Some(g) => op(g),
-        None => null,
-    }
-}
-
-/// Reads the handle behind `g`, or returns `null` for NULL.
-///
-/// # Safety
-/// `g` must be NULL or a live handle of this library.
-unsafe fn look<T>(g: *const RawGroup, null: T, op: impl FnOnce(&RawGroup) -> T) -> T {
-    // SAFETY: the caller guarantees g is NULL or valid; as_ref checks NULL.
-    match unsafe { g.as_ref() } {
-        Some(g) => op(g),
-        None => null,
-    }
-}
 
 /// Creates a group of `n` members in `*g`: a shared page, and an eventfd
 /// and a pipe per member, all close-on-exec. Fork (or spawn) the other
@@ -310,16 +277,9 @@ pub unsafe extern "C" fn barrier_group_export_env(
     let Some(g) = (unsafe { g.as_ref() }) else {
         return -libc::EINVAL;
     };
-    let out: &mut [u8] = if buf.is_null() {
-        if size != 0 {
-            return -libc::EINVAL;
-        }
-        &mut []
-    } else {
-        // No more than BARRIER_GROUP_ENV_MAX bytes are ever written.
-        let size = size.min(env::ENV_MAX);
-        // SAFETY: buf is valid for writes of size bytes, as the caller guarantees.
-        unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) }
+    // SAFETY: the caller guarantees buf is NULL or valid for size bytes.
+    let Some(out) = (unsafe { env_buffer(buf, size, env::ENV_MAX) }) else {
+        return -libc::EINVAL;
     };
     match g.export_env(out) {
         Ok(len) => len as c_int,

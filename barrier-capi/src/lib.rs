@@ -35,14 +35,27 @@ barrier_core::panic_handler_unless_std!();
 // The header's BARRIER_ENV_MAX is written in cbindgen.toml; keep them equal.
 const _: () = assert!(barrier_core::env::ENV_MAX == 96);
 
-/// Runs `op` on the structure behind `b`, or returns `null` for NULL.
+/// Runs `op` on the object behind `p` (a `Barrier` or a `BarrierGroup`),
+/// or returns `null` for NULL.
 ///
 /// # Safety
-/// `b` must be NULL or valid for reads and writes of a `Barrier`.
-unsafe fn with<T>(b: *mut RawBarrier, null: T, op: impl FnOnce(&mut RawBarrier) -> T) -> T {
-    // SAFETY: the caller guarantees b is NULL or valid; as_mut checks NULL.
-    match unsafe { b.as_mut() } {
-        Some(b) => op(b),
+/// `p` must be NULL or valid for reads and writes of its object.
+unsafe fn with<O, T>(p: *mut O, null: T, op: impl FnOnce(&mut O) -> T) -> T {
+    // SAFETY: the caller guarantees p is NULL or valid; as_mut checks NULL.
+    match unsafe { p.as_mut() } {
+        Some(p) => op(p),
+        None => null,
+    }
+}
+
+/// Reads the object behind `p`, or returns `null` for NULL.
+///
+/// # Safety
+/// `p` must be NULL or valid for reads of its object.
+unsafe fn look<O, T>(p: *const O, null: T, op: impl FnOnce(&O) -> T) -> T {
+    // SAFETY: the caller guarantees p is NULL or valid; as_ref checks NULL.
+    match unsafe { p.as_ref() } {
+        Some(p) => op(p),
         None => null,
     }
 }
@@ -52,17 +65,34 @@ unsafe fn with<T>(b: *mut RawBarrier, null: T, op: impl FnOnce(&mut RawBarrier) 
 /// # Safety
 /// `b` must be NULL or valid for reads of a `Barrier`.
 unsafe fn state(b: *const RawBarrier) -> Option<barrier_core::State> {
-    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
-    unsafe { b.as_ref() }.map(RawBarrier::state)
+    // SAFETY: forwarded from the caller.
+    unsafe { look(b, None, |b| Some(b.state())) }
 }
 
-/// The answer of a bounded wait: 1 reached, 0 aborted, negative errno.
-fn bounded(result: Result<(), Error>) -> c_int {
+/// The `int` answer of a call that places or waits (the bounded waits, and
+/// the group calls): 1 done, 0 aborted, a negative errno otherwise.
+fn answer(result: Result<(), Error>) -> c_int {
     match result {
         Ok(()) => 1,
         Err(Error::Aborted) => 0,
         Err(e) => e.to_negative_errno(),
     }
+}
+
+/// The caller's buffer for an environment variable: `size` bytes at `buf`,
+/// of which no more than `max` are ever written; an empty one for NULL and
+/// 0; `None` (-EINVAL) for NULL with a size.
+///
+/// # Safety
+/// `buf` must be NULL or valid for writes of `size` bytes.
+unsafe fn env_buffer<'a>(buf: *mut libc::c_char, size: usize, max: usize) -> Option<&'a mut [u8]> {
+    if buf.is_null() {
+        return (size == 0).then_some(&mut []);
+    }
+    // No more than `max` bytes are ever written, and a slice may not be
+    // longer than isize::MAX.
+    // SAFETY: buf is valid for writes of size >= size.min(max) bytes.
+    Some(unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size.min(max)) })
 }
 
 /// Creates a barrier in `*b`: two eventfds and a pipe, all close-on-exec
@@ -244,7 +274,7 @@ pub unsafe extern "C" fn barrier_is_aborted(b: *const RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_next_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, -libc::EINVAL, |b| bounded(b.wait_next(usec))) }
+    unsafe { with(b, -libc::EINVAL, |b| answer(b.wait_next(usec))) }
 }
 
 /// `barrier_wait_abortion()`, waiting at most `usec` microseconds.
@@ -254,7 +284,7 @@ pub unsafe extern "C" fn barrier_wait_next_timeout(b: *mut RawBarrier, usec: u64
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_abortion_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, -libc::EINVAL, |b| bounded(b.wait_abortion(usec))) }
+    unsafe { with(b, -libc::EINVAL, |b| answer(b.wait_abortion(usec))) }
 }
 
 /// `barrier_sync_next()`, waiting at most `usec` microseconds.
@@ -263,7 +293,7 @@ pub unsafe extern "C" fn barrier_wait_abortion_timeout(b: *mut RawBarrier, usec:
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_next_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, -libc::EINVAL, |b| bounded(b.sync_next(usec))) }
+    unsafe { with(b, -libc::EINVAL, |b| answer(b.sync_next(usec))) }
 }
 
 /// `barrier_sync()`, waiting at most `usec` microseconds
@@ -281,7 +311,7 @@ pub unsafe extern "C" fn barrier_sync_next_timeout(b: *mut RawBarrier, usec: u64
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_timeout(b: *mut RawBarrier, usec: u64) -> c_int {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, -libc::EINVAL, |b| bounded(b.sync(usec))) }
+    unsafe { with(b, -libc::EINVAL, |b| answer(b.sync(usec))) }
 }
 
 /// For event loops (poll(), epoll, sd-event, libuv): fills `fds`, which
@@ -383,17 +413,9 @@ pub unsafe extern "C" fn barrier_export_env(
     let Some(b) = (unsafe { b.as_ref() }) else {
         return -libc::EINVAL;
     };
-    let out: &mut [u8] = if buf.is_null() {
-        if size != 0 {
-            return -libc::EINVAL;
-        }
-        &mut []
-    } else {
-        // No more than BARRIER_ENV_MAX bytes are ever written, and a slice
-        // may not be longer than isize::MAX.
-        let size = size.min(barrier_core::env::ENV_MAX);
-        // SAFETY: buf is valid for writes of size bytes, as the caller guarantees.
-        unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) }
+    // SAFETY: the caller guarantees buf is NULL or valid for size bytes.
+    let Some(out) = (unsafe { env_buffer(buf, size, barrier_core::env::ENV_MAX) }) else {
+        return -libc::EINVAL;
     };
     // SAFETY: the object owns its descriptors, as the caller guarantees.
     match unsafe { b.export_env(out) } {
