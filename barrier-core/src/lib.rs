@@ -103,10 +103,10 @@
 //! `write`, `ppoll`, `fcntl`, `clock_gettime`; for groups also
 //! `memfd_create`, `ftruncate`, `mmap`, `munmap` and `epoll_*`) on the
 //! object's own descriptors and memory: none allocates, takes a lock, or
-//! touches state shared with other threads. So these may run where only async-signal-safe functions
-//! may, such as in the child of `fork()` in a multithreaded program,
-//! before `execve()`, or in a signal handler that uses an object the
-//! interrupted code is not using:
+//! touches state shared with other threads. So these may run where only
+//! async-signal-safe functions may, such as in the child of `fork()` in a
+//! multithreaded program, before `execve()`, or in a signal handler that
+//! uses an object the interrupted code is not using:
 //!
 //! - [`Barrier`]: `new`, `pair`, `set_role`, `place`, `abort`, every wait
 //!   (bounded or not), `place_and_sync`, `state`, `pollfds`, `as_raw`,
@@ -114,9 +114,9 @@
 //! - [`RawBarrier`]: every method except `import_env`, including
 //!   [`RawBarrier::export_env`], which prepares an end for `execve()`;
 //! - [`Group`] and [`RawGroup`]: every method except `from_env`, `spawn`,
-//!   `import_env` and `import_env_mapped`; making and dropping a group (and, in C,
-//!   `barrier_group_new` and `barrier_group_free`) also map and unmap
-//!   memory with `mmap` and `munmap`, system calls that take no lock in
+//!   `import_env` and `import_env_mapped`; making and dropping a group
+//!   (and, in C, `barrier_group_new` and `barrier_group_free`) also map and
+//!   unmap memory with `mmap` and `munmap`, system calls that take no lock in
 //!   user space, safe on Linux though not on POSIX's list;
 //! - the C library: every function except `barrier_import_env` and
 //!   `barrier_group_import_env`.
@@ -124,9 +124,9 @@
 //! Not async-signal-safe: [`Barrier::from_env`] and
 //! [`RawBarrier::import_env`] (`barrier_import_env`), and their group
 //! counterparts (`Group::from_env`, [`RawGroup::import_env`],
-//! `barrier_group_import_env`), which read and change the environment; [`Barrier::spawn`] and `Group::spawn`, which use
-//! `std::process`; and the conversion of an [`Error`] into
-//! `std::io::Error`, which may allocate. The C suite's `test-noalloc`
+//! `barrier_group_import_env`), which read and change the environment;
+//! [`Barrier::spawn`] and `Group::spawn`, which use `std::process`; and the
+//! conversion of an [`Error`] into `std::io::Error`, which may allocate. The C suite's `test-noalloc`
 //! checks that no call allocates (and that only those that make, import
 //! or free a group map memory), and forks from a process whose other
 //! thread holds the allocator's lock to run the C calls on this list in
