@@ -126,11 +126,11 @@
 //! counterparts (`Group::from_env`, [`RawGroup::import_env`],
 //! `barrier_group_import_env`), which read and change the environment;
 //! [`Barrier::spawn`] and `Group::spawn`, which use `std::process`; and the
-//! conversion of an [`Error`] into `std::io::Error`, which may allocate. The C suite's `test-noalloc`
-//! checks that no call allocates (and that only those that make, import
-//! or free a group map memory), and forks from a process whose other
-//! thread holds the allocator's lock to run the C calls on this list in
-//! the child.
+//! conversion of an [`Error`] into `std::io::Error`, which may allocate.
+//! The C suite's `test-noalloc` checks that no call allocates (and that
+//! only those that make, import or free a group map memory), and forks
+//! from a process whose other thread holds the allocator's lock to run the
+//! C calls on this list in the child.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
