@@ -42,7 +42,8 @@ fn injector() -> &'static Path {
     })
 }
 
-/// Builds c-tests/fault/`name`.c against the shared or the static library.
+/// Builds c-tests/fault/`name`.c, with the drivers' common part
+/// (driver-common.c), against the shared or the static library.
 fn driver(name: &str, shared: bool) -> PathBuf {
     let lib = library_dir();
     let exe = fault_dir().join(format!(
@@ -55,6 +56,7 @@ fn driver(name: &str, shared: bool) -> PathBuf {
         .arg("-I")
         .arg(root().join("c-tests/fault"))
         .arg(root().join(format!("c-tests/fault/{name}.c")))
+        .arg(root().join("c-tests/fault/driver-common.c"))
         .arg("-o")
         .arg(&exe);
     if shared {

@@ -24,14 +24,10 @@
  */
 #define _GNU_SOURCE
 #include "barrier.h"
-#include "fault.h"
+#include "driver-common.h"
 
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,48 +39,8 @@
 /* Guards against hangs only. */
 #define WATCHDOG_SEC 20
 
-/* A case process's exit codes. */
-enum { CASE_FIRED = 0, CASE_FAILED = 1, CASE_NOT_REACHED = 2 };
-
-static fault_plan_fn *fault_plan;
-static fault_arm_fn *fault_arm;
-static fault_count_fn *fault_count;
-static fault_fired_fn *fault_fired;
-
-static const char *call_names[FAULT_NCALLS + 1] = {
-        "eventfd", "pipe2", "ppoll", "read", "write", "close", "fcntl", "memfd_create", "ftruncate", "mmap",
-        "munmap", "epoll_create1", "epoll_ctl", "epoll_wait", "fstat", "readlink", "nothing",
-};
-
-static int failures;
-static char case_name[128];
-
-static void fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(int line, const char *fmt, ...) {
-        va_list ap;
-
-        fprintf(stderr, "driver.c:%d: [%s, pid %d] ", line, case_name, (int)getpid());
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        failures++;
-}
-
-#define CHECK(cond)                                                                  \
-        do {                                                                         \
-                if (!(cond))                                                         \
-                        fail(__LINE__, "check failed: %s", #cond);                   \
-        } while (0)
-
-/* Runs a library call with the injector armed. */
-#define ARMED(expr)                                                                  \
-        __extension__({                                                              \
-                fault_arm(1);                                                        \
-                __typeof__(expr) armed_r_ = (expr);                                  \
-                fault_arm(0);                                                        \
-                armed_r_;                                                            \
-        })
+/* Runs a library call with the injector armed; for calls without an
+ * answer. */
 #define ARMED_VOID(expr)                                                             \
         do {                                                                         \
                 fault_arm(1);                                                        \
@@ -92,52 +48,8 @@ static void fail(int line, const char *fmt, ...) {
                 fault_arm(0);                                                        \
         } while (0)
 
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n - 1;
-}
-
 static bool is_null(const Barrier *b) {
         return b->me == -1 && b->them == -1 && b->pipe[0] == -1 && b->pipe[1] == -1 && b->barriers == 0;
-}
-
-static bool write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
-static bool read_all(int fd, void *buf, size_t len) {
-        char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = read(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
 }
 
 /*
@@ -359,15 +271,7 @@ static void scenario_pair(int err, bool transient) {
 /* --- Cases. */
 
 enum scenario { FORK_AS_PARENT, FORK_AS_CHILD, PAIR, NSCENARIOS };
-static const char *scenario_names[NSCENARIOS] = { "fork-as-parent", "fork-as-child", "pair" };
-
-struct fault {
-        int call;
-        int mode;
-        int err;
-        /* the library must ride it out: no answer changes */
-        bool transient;
-};
+static const char *const scenario_names[NSCENARIOS] = { "fork-as-parent", "fork-as-child", "pair" };
 
 static const struct fault faults[] = {
         { FAULT_EVENTFD, FAULT_ERRNO, EMFILE, false },
@@ -381,153 +285,37 @@ static const struct fault faults[] = {
         { FAULT_PPOLL, FAULT_NVAL, EBADF, false },
         { FAULT_PPOLL, FAULT_EINTR_STORM, EINTR, true },
         { FAULT_PPOLL, FAULT_ERRNO, EAGAIN, true },
-        { FAULT_READ, FAULT_ERRNO, EIO, false },
-        { FAULT_READ, FAULT_ERRNO, EBADF, false },
-        { FAULT_READ, FAULT_SHORT, EIO, false },
-        { FAULT_READ, FAULT_EINTR_STORM, EINTR, true },
-        { FAULT_READ, FAULT_ERRNO, EAGAIN, true },
-        { FAULT_WRITE, FAULT_ERRNO, EIO, false },
-        { FAULT_WRITE, FAULT_ERRNO, EBADF, false },
-        { FAULT_WRITE, FAULT_ERRNO, ENOSPC, false },
-        { FAULT_WRITE, FAULT_SHORT, EIO, false },
-        { FAULT_WRITE, FAULT_EINTR_STORM, EINTR, true },
-        { FAULT_WRITE, FAULT_ERRNO, EAGAIN, true },
-        { FAULT_CLOSE, FAULT_AFTER, EIO, true },
-        { FAULT_CLOSE, FAULT_AFTER, EINTR, true },
+        FAULTS_READ_WRITE_CLOSE,
         { FAULT_FCNTL, FAULT_ERRNO, EBADF, false },
         { FAULT_FCNTL, FAULT_ERRNO, EMFILE, false },
         { FAULT_FCNTL, FAULT_ERRNO, EINVAL, false },
 };
-#define NFAULTS (sizeof(faults) / sizeof(faults[0]))
 
-static const char *mode_name(int mode) {
-        switch (mode) {
-        case FAULT_ERRNO:
-                return "errno";
-        case FAULT_EINTR_STORM:
-                return "eintr-storm";
-        case FAULT_SHORT:
-                return "short";
-        case FAULT_NVAL:
-                return "pollnval";
-        case FAULT_AFTER:
-                return "after";
-        }
-        return "?";
-}
-
-/* Runs one case in this process; returns its exit code. A transient
- * fault is checked by expecting errno 0: no answer may change. */
-static int run_case(int scenario, const struct fault *f, long nth) {
-        int err = f->transient ? 0 : f->err;
-
-        snprintf(case_name, sizeof(case_name), "%s %s %s %s #%ld", scenario_names[scenario], call_names[f->call],
-                 mode_name(f->mode), strerror(f->err), nth);
-        alarm(WATCHDOG_SEC);
-        fault_plan(f->call, nth, f->mode, f->err);
+static int run_scenario(int scenario, int err, bool transient) {
         switch (scenario) {
         case FORK_AS_PARENT:
-                scenario_fork(BARRIER_PARENT, err, f->transient);
+                scenario_fork(BARRIER_PARENT, err, transient);
                 break;
         case FORK_AS_CHILD:
-                scenario_fork(BARRIER_CHILD, err, f->transient);
+                scenario_fork(BARRIER_CHILD, err, transient);
                 break;
         case PAIR:
-                scenario_pair(err, f->transient);
+                scenario_pair(err, transient);
                 break;
         }
-        if (failures)
-                return CASE_FAILED;
-        return fault_fired() > 0 ? CASE_FIRED : CASE_NOT_REACHED;
+        return case_outcome();
 }
 
-/* Runs a case in a child process; returns its exit code, or CASE_FAILED
- * if it crashed or hung. */
-static int fork_case(int scenario, const struct fault *f, long nth) {
-        int status;
-        pid_t pid;
-
-        fflush(NULL);
-        pid = fork();
-        if (pid < 0) {
-                perror("fork");
-                return CASE_FAILED;
-        }
-        if (pid == 0)
-                _exit(run_case(scenario, f, nth));
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        fprintf(stderr, "%s %s %s %s #%ld: killed by signal %d%s\n", scenario_names[scenario], call_names[f->call],
-                mode_name(f->mode), strerror(f->err), nth, WTERMSIG(status),
-                WTERMSIG(status) == SIGALRM ? " (watchdog: it hung)" : "");
-        return CASE_FAILED;
-}
-
-static void *need(const char *name) {
-        void *p = dlsym(RTLD_DEFAULT, name);
-        if (!p) {
-                fprintf(stderr, "%s not found: run with LD_PRELOAD=.../inject.so\n", name);
-                exit(2);
-        }
-        return p;
-}
+static const struct driver two_party = {
+        .name = "driver",
+        .watchdog_sec = WATCHDOG_SEC,
+        .scenario_names = scenario_names,
+        .nscenarios = NSCENARIOS,
+        .faults = faults,
+        .nfaults = sizeof(faults) / sizeof(faults[0]),
+        .run = run_scenario,
+};
 
 int main(int argc, char **argv) {
-        int passed = 0, failed = 0;
-        long injected = 0;
-
-        /* through a void *, as POSIX documents for dlsym() */
-        *(void **)&fault_plan = need("fault_plan");
-        *(void **)&fault_arm = need("fault_arm");
-        *(void **)&fault_count = need("fault_count");
-        *(void **)&fault_fired = need("fault_fired");
-        signal(SIGPIPE, SIG_IGN);
-
-        if (argc == 6) {
-                struct fault f = { atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), false };
-                int scenario = atoi(argv[1]);
-                for (size_t i = 0; i < NFAULTS; i++)
-                        if (faults[i].call == f.call && faults[i].mode == f.mode && faults[i].err == f.err)
-                                f.transient = faults[i].transient;
-                return run_case(scenario, &f, atol(argv[5])) == CASE_FAILED;
-        }
-
-        /* Without a fault, every scenario gives the expected answers. */
-        for (int s = 0; s < NSCENARIOS; s++) {
-                struct fault none = { FAULT_NCALLS, FAULT_ERRNO, 0, true };
-                if (fork_case(s, &none, 1) == CASE_NOT_REACHED) {
-                        passed++;
-                } else {
-                        printf("FAIL %s without a fault\n", scenario_names[s]);
-                        failed++;
-                }
-        }
-        for (int s = 0; s < NSCENARIOS; s++) {
-                for (size_t i = 0; i < NFAULTS; i++) {
-                        const struct fault *f = &faults[i];
-                        long nth;
-
-                        for (nth = 1; nth < 1000; nth++) {
-                                int r = fork_case(s, f, nth);
-                                if (r == CASE_NOT_REACHED)
-                                        break;
-                                if (r == CASE_FIRED) {
-                                        passed++;
-                                        injected++;
-                                } else {
-                                        printf("FAIL %s %s %s %s #%ld (reproduce: driver %d %d %d %d %ld)\n",
-                                               scenario_names[s], call_names[f->call], mode_name(f->mode),
-                                               strerror(f->err), nth, s, f->call, f->mode, f->err, nth);
-                                        failed++;
-                                }
-                        }
-                        printf("%s: %s %s %s: %ld positions\n", scenario_names[s], call_names[f->call],
-                               mode_name(f->mode), strerror(f->err), nth - 1);
-                }
-        }
-        printf("%ld faults injected\n", injected);
-        printf("%d passed, %d failed\n", passed, failed);
-        return failed ? 1 : 0;
+        return run_driver(&two_party, argc, argv);
 }

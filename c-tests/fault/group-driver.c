@@ -50,15 +50,11 @@
  */
 #define _GNU_SOURCE
 #include "barrier.h"
-#include "fault.h"
+#include "driver-common.h"
 
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,86 +75,7 @@
 /* A bound that the watchdog ends long before: the path that counts down. */
 #define LONG_USEC (UINT64_C(60) * 1000000)
 
-/* A case process's exit codes. */
-enum { CASE_FIRED = 0, CASE_FAILED = 1, CASE_NOT_REACHED = 2 };
-
-static fault_plan_fn *fault_plan;
-static fault_arm_fn *fault_arm;
-static fault_count_fn *fault_count;
-static fault_fired_fn *fault_fired;
-
-static const char *call_names[FAULT_NCALLS + 1] = {
-        "eventfd", "pipe2", "ppoll", "read", "write", "close", "fcntl", "memfd_create", "ftruncate", "mmap",
-        "munmap", "epoll_create1", "epoll_ctl", "epoll_wait", "fstat", "readlink", "nothing",
-};
-
-static int failures;
-static char case_name[128];
-
-static void fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(int line, const char *fmt, ...) {
-        va_list ap;
-
-        fprintf(stderr, "group-driver.c:%d: [%s, pid %d] ", line, case_name, (int)getpid());
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        failures++;
-}
-
-#define CHECK(cond)                                                                  \
-        do {                                                                         \
-                if (!(cond))                                                         \
-                        fail(__LINE__, "check failed: %s", #cond);                   \
-        } while (0)
-
-/* Runs a library call with the injector armed. */
-#define ARMED(expr)                                                                  \
-        __extension__({                                                              \
-                fault_arm(1);                                                        \
-                __typeof__(expr) armed_r_ = (expr);                                  \
-                fault_arm(0);                                                        \
-                armed_r_;                                                            \
-        })
-
 /* ---- what the process holds ---------------------------------------------- */
-
-/* Open descriptors; with `without_cloexec`, only those that survive
- * execve(). */
-static int count_fds_where(bool without_cloexec) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while ((e = readdir(d))) {
-                int fd;
-
-                if (e->d_name[0] == '.')
-                        continue;
-                fd = atoi(e->d_name);
-                if (fd == dirfd(d))
-                        continue;
-                if (without_cloexec) {
-                        int flags = fcntl(fd, F_GETFD);
-                        if (flags < 0 || (flags & FD_CLOEXEC))
-                                continue;
-                }
-                n++;
-        }
-        closedir(d);
-        return n;
-}
-
-static int count_fds(void) {
-        return count_fds_where(false);
-}
-
-static int count_inherited(void) {
-        return count_fds_where(true);
-}
 
 /* Whether mappings are compared: not under valgrind, whose own mappings
  * come and go in /proc/self/maps. */
@@ -215,36 +132,6 @@ static long long mapped_bytes(void) {
 }
 
 /* ---- handshakes ------------------------------------------------------------- */
-
-static bool write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
-static bool read_all(int fd, void *buf, size_t len) {
-        char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = read(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
 
 /* The state letter of process `pid` in /proc/PID/stat; 0 if it is gone. */
 static char state_of(pid_t pid) {
@@ -371,6 +258,63 @@ static void reap(pid_t pid, const char *who) {
                 fail(__LINE__, "%s ended with status 0x%x", who, status);
 }
 
+/* ---- the peers ------------------------------------------------------------------ */
+
+/* Forks a peer with a token pipe `go` and a pipe `report` to answer
+ * through: returns 0 in the peer, which keeps their ends go[0] and
+ * report[1], and the peer's pid (or -1, the failure reported) here, which
+ * keeps the other ends. */
+static pid_t fork_peer(int go[2], int report[2]) {
+        pid_t pid;
+
+        if (pipe2(go, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+                fail(__LINE__, "pipe2: %s", strerror(errno));
+                return -1;
+        }
+        pid = fork();
+        if (pid < 0) {
+                fail(__LINE__, "fork: %s", strerror(errno));
+                return -1;
+        }
+        if (pid == 0) {
+                close(go[1]);
+                close(report[0]);
+        } else {
+                close(go[0]);
+                close(report[1]);
+        }
+        return pid;
+}
+
+/* Gives each peer its next token. */
+static void peer_tokens(int go[N][2]) {
+        for (int k = 0; k < N; k++)
+                if (k != F_RANK)
+                        token(go[k][1]);
+}
+
+/* Returns once both peers sleep. */
+static void await_peers_asleep(const pid_t *pid) {
+        for (int k = 0; k < N; k++)
+                if (k != F_RANK)
+                        await_asleep(pid[k]);
+}
+
+/* Ends the peers' token streams and reaps them. */
+static void release_peers(int go[N][2], int report[N][2], const pid_t *pid) {
+        for (int k = 0; k < N; k++) {
+                if (k == F_RANK)
+                        continue;
+                close(go[k][1]);
+                close(report[k][0]);
+        }
+        /* only now, with every token pipe closed: peer 2 holds a copy of
+         * peer 0's */
+        for (int k = 0; k < N; k++)
+                if (k != F_RANK)
+                        reap(pid[k], k ? "peer 2" : "peer 0");
+}
+
 /* ---- scenario "group" ------------------------------------------------------------ */
 
 /* The peers' waits, then their final wait_abortion and aborted_by. */
@@ -478,22 +422,11 @@ static void scenario_group(int err, bool transient) {
         for (int k = 0; k < N; k++) {
                 if (k == F_RANK)
                         continue;
-                if (pipe2(go[k], O_CLOEXEC) < 0 || pipe2(report[k], O_CLOEXEC) < 0) {
-                        fail(__LINE__, "pipe2: %s", strerror(errno));
+                pid[k] = fork_peer(go[k], report[k]);
+                if (pid[k] < 0)
                         return;
-                }
-                pid[k] = fork();
-                if (pid[k] < 0) {
-                        fail(__LINE__, "fork: %s", strerror(errno));
-                        return;
-                }
-                if (pid[k] == 0) {
-                        close(go[k][1]);
-                        close(report[k][0]);
+                if (pid[k] == 0)
                         group_peer(g, (unsigned)k, go[k][0], report[k][1], getppid(), pid[0]);
-                }
-                close(go[k][0]);
-                close(report[k][1]);
         }
 
         CHECK(ARMED(barrier_group_join(g, F_RANK)) == 0);
@@ -513,21 +446,17 @@ static void scenario_group(int err, bool transient) {
         }
 
         /* 1 */
-        token(go[0][1]);
-        token(go[2][1]);
-        await_asleep(pid[0]);
-        await_asleep(pid[2]);
+        peer_tokens(go);
+        await_peers_asleep(pid);
         a[0] = ARMED(barrier_group_place_and_sync(g, BARRIER_INFINITY));
         /* 2 */
-        token(go[0][1]);
-        token(go[2][1]);
+        peer_tokens(go);
         a[1] = ARMED(barrier_group_place(g));
         a[2] = ARMED(barrier_group_sync(g, BARRIER_INFINITY));
         /* 3 */
         a[3] = ARMED(barrier_group_place(g));
         a[4] = ARMED(barrier_group_sync(g, 0));
-        token(go[0][1]);
-        token(go[2][1]);
+        peer_tokens(go);
         if (a[4] == -ETIMEDOUT) {
                 /* level-triggered: it stays readable until the sync below */
                 CHECK(poll(fds, 1, -1) == 1 && (fds[0].revents & POLLIN));
@@ -536,21 +465,16 @@ static void scenario_group(int err, bool transient) {
         /* 4 */
         a[6] = ARMED(barrier_group_wait_abortion(g, 0));
         /* 5 */
-        token(go[0][1]);
-        token(go[2][1]);
+        peer_tokens(go);
         a[7] = ARMED(barrier_group_place_and_sync(g, LONG_USEC));
         /* 6 */
-        token(go[0][1]);
-        token(go[2][1]);
-        await_asleep(pid[0]);
-        await_asleep(pid[2]);
+        peer_tokens(go);
+        await_peers_asleep(pid);
         a[8] = ARMED(barrier_group_place(g));
         a[9] = ARMED(barrier_group_sync(g, BARRIER_INFINITY));
         /* the end */
-        token(go[0][1]);
-        token(go[2][1]);
-        await_asleep(pid[0]);
-        await_asleep(pid[2]);
+        peer_tokens(go);
+        await_peers_asleep(pid);
         a[10] = ARMED(barrier_group_abort(g));
         for (int k = 0; k < N; k++) {
                 reported[k] = k != F_RANK && read_all(report[k][0], peer[k], sizeof(peer[k]));
@@ -582,17 +506,7 @@ static void scenario_group(int err, bool transient) {
                 verbose(k ? "peer 2" : "peer 0", peer[k], P_REPORT);
                 check_peer(k, peer[k], P_WAITS, transient, first < F_ANSWERS);
         }
-        for (int k = 0; k < N; k++) {
-                if (k == F_RANK)
-                        continue;
-                close(go[k][1]);
-                close(report[k][0]);
-        }
-        /* only now, with every token pipe closed: peer 2 holds a copy of
-         * peer 0's */
-        for (int k = 0; k < N; k++)
-                if (k != F_RANK)
-                        reap(pid[k], k ? "peer 2" : "peer 0");
+        release_peers(go, report, pid);
         CHECK(ARMED(barrier_group_free(g)) == NULL);
         if (count_fds() != base || mapped_bytes() != maps)
                 fail(__LINE__, "after free: %d descriptors and %lld bytes mapped, %d and %lld before new",
@@ -651,13 +565,11 @@ static int importer(const pid_t *pid, int progress, int answer) {
                 CHECK(h != NULL && barrier_group_rank(h) == F_RANK && barrier_group_size(h) == N);
                 CHECK(getenv("BARRIER_GROUP") == NULL);
                 CHECK(count_inherited() == inherited - HELD);
-                await_asleep(pid[0]);
-                await_asleep(pid[2]);
+                await_peers_asleep(pid);
                 a[0] = ARMED(barrier_group_place_and_sync(h, BARRIER_INFINITY));
                 if (!read_all(progress, c, 2))
                         fail(__LINE__, "the peers did not sync");
-                await_asleep(pid[0]);
-                await_asleep(pid[2]);
+                await_peers_asleep(pid);
                 a[1] = ARMED(barrier_group_abort(h));
                 verbose("faulty member", a, 2);
                 if (a[0] != 1 && (getenv("FAULT_TRANSIENT") || a[0] != -(int)strtol(getenv("FAULT_ERR"), NULL, 10)))
@@ -670,9 +582,7 @@ static int importer(const pid_t *pid, int progress, int answer) {
         }
         if (!write_all(answer, a, sizeof(a)))
                 fail(__LINE__, "the answers were not taken");
-        if (failures)
-                return CASE_FAILED;
-        return fault_fired() > 0 ? CASE_FIRED : CASE_NOT_REACHED;
+        return case_outcome();
 }
 
 static int scenario_import(int err, bool transient) {
@@ -689,23 +599,13 @@ static int scenario_import(int err, bool transient) {
         for (int k = 0; k < N; k++) {
                 if (k == F_RANK)
                         continue;
-                if (pipe2(go[k], O_CLOEXEC) < 0 || pipe2(report[k], O_CLOEXEC) < 0) {
-                        fail(__LINE__, "pipe2: %s", strerror(errno));
+                pid[k] = fork_peer(go[k], report[k]);
+                if (pid[k] < 0)
                         return CASE_FAILED;
-                }
-                pid[k] = fork();
-                if (pid[k] < 0) {
-                        fail(__LINE__, "fork: %s", strerror(errno));
-                        return CASE_FAILED;
-                }
                 if (pid[k] == 0) {
-                        close(go[k][1]);
-                        close(report[k][0]);
                         close(progress[0]);
                         import_peer(g, (unsigned)k, go[k][0], report[k][1], progress[1]);
                 }
-                close(go[k][0]);
-                close(report[k][1]);
         }
         close(progress[1]);
         r = barrier_group_join(g, F_RANK);
@@ -766,32 +666,14 @@ static int scenario_import(int err, bool transient) {
                              imported ? "imported" : "not imported");
                 check_peer(k, peer[k], 1, transient, !imported || a[0] != 1);
         }
-        for (int k = 0; k < N; k++) {
-                if (k == F_RANK)
-                        continue;
-                close(go[k][1]);
-                close(report[k][0]);
-        }
-        /* only now, with every token pipe closed: peer 2 holds a copy of
-         * peer 0's */
-        for (int k = 0; k < N; k++)
-                if (k != F_RANK)
-                        reap(pid[k], k ? "peer 2" : "peer 0");
+        release_peers(go, report, pid);
         return failures ? CASE_FAILED : outcome;
 }
 
 /* ---- cases ----------------------------------------------------------------------------- */
 
 enum scenario { GROUP, IMPORT, NSCENARIOS };
-static const char *scenario_names[NSCENARIOS] = { "group", "import" };
-
-struct fault {
-        int call;
-        int mode;
-        int err;
-        /* the library must ride it out: no answer changes */
-        bool transient;
-};
+static const char *const scenario_names[NSCENARIOS] = { "group", "import" };
 
 static const struct fault faults[] = {
         { FAULT_MEMFD_CREATE, FAULT_ERRNO, EMFILE, false },
@@ -819,161 +701,34 @@ static const struct fault faults[] = {
         { FAULT_EPOLL_WAIT, FAULT_ERRNO, EFAULT, false },
         { FAULT_EPOLL_WAIT, FAULT_EINTR_STORM, EINTR, true },
         { FAULT_EPOLL_WAIT, FAULT_ERRNO, EAGAIN, true },
-        { FAULT_READ, FAULT_ERRNO, EIO, false },
-        { FAULT_READ, FAULT_ERRNO, EBADF, false },
-        { FAULT_READ, FAULT_SHORT, EIO, false },
-        { FAULT_READ, FAULT_EINTR_STORM, EINTR, true },
-        { FAULT_READ, FAULT_ERRNO, EAGAIN, true },
-        { FAULT_WRITE, FAULT_ERRNO, EIO, false },
-        { FAULT_WRITE, FAULT_ERRNO, EBADF, false },
-        { FAULT_WRITE, FAULT_ERRNO, ENOSPC, false },
-        { FAULT_WRITE, FAULT_SHORT, EIO, false },
-        { FAULT_WRITE, FAULT_EINTR_STORM, EINTR, true },
-        { FAULT_WRITE, FAULT_ERRNO, EAGAIN, true },
-        { FAULT_CLOSE, FAULT_AFTER, EIO, true },
-        { FAULT_CLOSE, FAULT_AFTER, EINTR, true },
+        FAULTS_READ_WRITE_CLOSE,
         { FAULT_FSTAT, FAULT_ERRNO, EIO, false },
         { FAULT_FSTAT, FAULT_ERRNO, EBADF, false },
         { FAULT_READLINK, FAULT_ERRNO, EIO, false },
         { FAULT_READLINK, FAULT_ERRNO, ENOENT, false },
 };
-#define NFAULTS (sizeof(faults) / sizeof(faults[0]))
 
-static const char *mode_name(int mode) {
-        switch (mode) {
-        case FAULT_ERRNO:
-                return "errno";
-        case FAULT_EINTR_STORM:
-                return "eintr-storm";
-        case FAULT_SHORT:
-                return "short";
-        case FAULT_NVAL:
-                return "pollnval";
-        case FAULT_AFTER:
-                return "after";
-        }
-        return "?";
+static int run_scenario(int scenario, int err, bool transient) {
+        if (scenario == IMPORT)
+                return scenario_import(err, transient);
+        scenario_group(err, transient);
+        return case_outcome();
 }
 
-/* Runs one case in this process; returns its exit code. A transient
- * fault is checked by expecting errno 0: no answer may change. */
-static int run_case(int scenario, const struct fault *f, long nth) {
-        int err = f->transient ? 0 : f->err;
-
-        snprintf(case_name, sizeof(case_name), "%s %s %s %s #%ld", scenario_names[scenario], call_names[f->call],
-                 mode_name(f->mode), strerror(f->err), nth);
-        alarm(WATCHDOG_SEC);
-        fault_plan(f->call, nth, f->mode, f->err);
-        switch (scenario) {
-        case GROUP:
-                scenario_group(err, f->transient);
-                break;
-        case IMPORT:
-                return scenario_import(err, f->transient);
-        }
-        if (failures)
-                return CASE_FAILED;
-        return fault_fired() > 0 ? CASE_FIRED : CASE_NOT_REACHED;
-}
-
-/* Runs a case in a child process; returns its exit code, or CASE_FAILED
- * if it crashed or hung. */
-static int fork_case(int scenario, const struct fault *f, long nth) {
-        int status;
-        pid_t pid;
-
-        fflush(NULL);
-        pid = fork();
-        if (pid < 0) {
-                perror("fork");
-                return CASE_FAILED;
-        }
-        if (pid == 0) {
-                /* its own process group, so that the watchdog's end takes
-                 * every member with it */
-                setpgid(0, 0);
-                _exit(run_case(scenario, f, nth));
-        }
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        kill(-pid, SIGKILL);
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        fprintf(stderr, "%s %s %s %s #%ld: killed by signal %d%s\n", scenario_names[scenario], call_names[f->call],
-                mode_name(f->mode), strerror(f->err), nth, WTERMSIG(status),
-                WTERMSIG(status) == SIGALRM ? " (watchdog: it hung)" : "");
-        return CASE_FAILED;
-}
-
-static void *need(const char *name) {
-        void *p = dlsym(RTLD_DEFAULT, name);
-        if (!p) {
-                fprintf(stderr, "%s not found: run with LD_PRELOAD=.../inject.so\n", name);
-                exit(2);
-        }
-        return p;
-}
+static const struct driver group = {
+        .name = "group-driver",
+        .watchdog_sec = WATCHDOG_SEC,
+        .scenario_names = scenario_names,
+        .nscenarios = NSCENARIOS,
+        .faults = faults,
+        .nfaults = sizeof(faults) / sizeof(faults[0]),
+        .run = run_scenario,
+};
 
 int main(int argc, char **argv) {
-        int passed = 0, failed = 0;
-        long injected = 0;
-
-        /* through a void *, as POSIX documents for dlsym() */
-        *(void **)&fault_plan = need("fault_plan");
-        *(void **)&fault_arm = need("fault_arm");
-        *(void **)&fault_count = need("fault_count");
-        *(void **)&fault_fired = need("fault_fired");
-        signal(SIGPIPE, SIG_IGN);
         if (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload")) {
                 maps_compared = false;
                 fprintf(stderr, "note: under valgrind: mappings are not compared\n");
         }
-
-        if (argc == 6) {
-                struct fault f = { atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), false };
-                int scenario = atoi(argv[1]);
-                if (scenario < 0 || scenario >= NSCENARIOS || f.call < 0 || f.call > FAULT_NCALLS)
-                        return 2;
-                for (size_t i = 0; i < NFAULTS; i++)
-                        if (faults[i].call == f.call && faults[i].mode == f.mode && faults[i].err == f.err)
-                                f.transient = faults[i].transient;
-                return run_case(scenario, &f, atol(argv[5])) == CASE_FAILED;
-        }
-
-        /* Without a fault, every scenario gives the expected answers. */
-        for (int s = 0; s < NSCENARIOS; s++) {
-                struct fault none = { FAULT_NCALLS, FAULT_ERRNO, 0, true };
-                if (fork_case(s, &none, 1) == CASE_NOT_REACHED) {
-                        passed++;
-                } else {
-                        printf("FAIL %s without a fault\n", scenario_names[s]);
-                        failed++;
-                }
-        }
-        for (int s = 0; s < NSCENARIOS; s++) {
-                for (size_t i = 0; i < NFAULTS; i++) {
-                        const struct fault *f = &faults[i];
-                        long nth;
-
-                        for (nth = 1; nth < 1000; nth++) {
-                                int r = fork_case(s, f, nth);
-                                if (r == CASE_NOT_REACHED)
-                                        break;
-                                if (r == CASE_FIRED) {
-                                        passed++;
-                                        injected++;
-                                } else {
-                                        printf("FAIL %s %s %s %s #%ld (reproduce: group-driver %d %d %d %d %ld)\n",
-                                               scenario_names[s], call_names[f->call], mode_name(f->mode),
-                                               strerror(f->err), nth, s, f->call, f->mode, f->err, nth);
-                                        failed++;
-                                }
-                        }
-                        printf("%s: %s %s %s: %ld positions\n", scenario_names[s], call_names[f->call],
-                               mode_name(f->mode), strerror(f->err), nth - 1);
-                }
-        }
-        printf("%ld faults injected\n", injected);
-        printf("%d passed, %d failed\n", passed, failed);
-        return failed ? 1 : 0;
+        return run_driver(&group, argc, argv);
 }
