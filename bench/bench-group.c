@@ -39,44 +39,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "barrier.h"
+#include "bench-common.h"
 
-#define MAX_RUNS 101
 #define MAX_SIZES 16
 
-static void die(const char *what) {
-        fprintf(stderr, "bench-group: %s: %s\n", what, strerror(errno));
-        _exit(2);
-}
-
-static void die_msg(const char *what) {
-        fprintf(stderr, "bench-group: %s\n", what);
-        _exit(2);
-}
-
-static double now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+const char bench_name[] = "bench-group";
 
 /* ---- the methods --------------------------------------------------------- */
 
 enum { M_GROUP, M_PTHREAD, M_AGAIN, N_METHODS };
+_Static_assert(N_METHODS <= MAX_METHODS, "a schedule holds every method");
 
 static const char *const method_keys[N_METHODS] = { "group", "pthread", "again" };
 
@@ -100,64 +82,25 @@ static void round_of(struct objs *o, int m) {
         }
 }
 
-static void pshared_init(pthread_barrier_t *pb, unsigned n) {
-        pthread_barrierattr_t attr;
-
-        if (pthread_barrierattr_init(&attr) != 0 ||
-            pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
-            pthread_barrier_init(pb, &attr, n) != 0)
-                die_msg("pthread_barrier_init failed");
-        pthread_barrierattr_destroy(&attr);
-}
-
 /* ---- the schedule -------------------------------------------------------- */
 
-/* The methods of a run take turns in blocks, as in bench.c: turn k plays
- * block k / n_methods of the method whose place in the rotation is
- * (k + block + shift) mod n_methods. */
-struct schedule {
-        int methods[N_METHODS];
-        int n;          /* methods measured */
-        long blocks;    /* blocks per method per run */
-        int shift;      /* the run's rotation */
-};
+/* len rounds of method m: a block of the schedule (bench-common.h), or the
+ * warm-up. */
+static void rounds_block(void *data, int m, long len) {
+        struct objs *o = data;
 
-static int turn_method(const struct schedule *s, long k) {
-        long block = k / s->n, i = k % s->n;
-        return s->methods[(i + block + s->shift) % s->n];
-}
-
-static long block_size(long total, long blocks, long block) {
-        return total / blocks + (block < total % blocks ? 1 : 0);
+        for (long r = 0; r < len; r++)
+                round_of(o, m);
 }
 
 /* One process's part of a run: warm-up, the handshake, then the turns.
  * With total (rank 0), each turn's time is added to its method's. */
 static void play(const struct schedule *s, struct objs *o, long rounds, long warmup, double *total) {
         for (int i = 0; i < s->n; i++)
-                for (long r = 0; r < warmup; r++)
-                        round_of(o, s->methods[i]);
+                rounds_block(o, s->methods[i], warmup);
         for (int i = 0; i < s->n; i++)
                 round_of(o, s->methods[i]);
-        for (long k = 0; k < s->blocks * s->n; k++) {
-                int id = turn_method(s, k);
-                long len = block_size(rounds, s->blocks, k / s->n);
-                double t0 = now_ns();
-                for (long r = 0; r < len; r++)
-                        round_of(o, id);
-                if (total)
-                        total[id] += now_ns() - t0;
-        }
-}
-
-static void reap(pid_t pid) {
-        int status;
-
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        die("waitpid");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                die_msg("a member process failed");
+        play_turns(s, rounds, rounds_block, o, total);
 }
 
 /* One run for n members: ns per round of every method of the schedule,
@@ -198,7 +141,7 @@ static void measure(const struct schedule *s, unsigned n, long rounds, long warm
                 die_msg("barrier_group_join failed");
         play(s, &o, rounds, warmup, total);
         for (unsigned k = 1; k < n; k++)
-                reap(pids[k]);
+                reap(pids[k], "a member process failed");
         o.g = barrier_group_free(o.g);
         for (int m = M_PTHREAD; m < N_METHODS; m++)
                 pthread_barrier_destroy(o.pb[m]);
@@ -306,44 +249,10 @@ static void footprint(const unsigned *sizes, int n_sizes) {
                "mapped after barrier_group_free)\n");
 }
 
-/* ---- statistics ---------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-        double s[MAX_RUNS];
-
-        memcpy(s, v, sizeof(double) * (size_t)n);
-        qsort(s, (size_t)n, sizeof(double), cmp_double);
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* The median over n runs of a[r] / b[r], and the lowest and highest. */
-static double paired_ratio(const double *a, const double *b, int n, double range[2]) {
-        double ratio[MAX_RUNS];
-
-        for (int r = 0; r < n; r++)
-                ratio[r] = a[r] / b[r];
-        range[0] = range[1] = ratio[0];
-        for (int r = 1; r < n; r++) {
-                if (ratio[r] < range[0])
-                        range[0] = ratio[r];
-                if (ratio[r] > range[1])
-                        range[1] = ratio[r];
-        }
-        return median(ratio, n);
-}
-
 /* ---- options ------------------------------------------------------------- */
 
 struct config {
-        long rounds, warmup, blocks;
-        int runs;
-        int pin;                /* CPU to pin to, or -1 */
-        bool check;
+        struct bench_options opt; /* --runs, --pin, --check, --rounds, --warmup, --blocks */
         bool method_on[N_METHODS];
         unsigned sizes[MAX_SIZES];
         int n_sizes;
@@ -371,18 +280,6 @@ static void usage(FILE *f) {
                 BARRIER_GROUP_MAX);
 }
 
-static bool parse_long(const char *s, long min, long *out) {
-        char *end;
-        long v;
-
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < min)
-                return false;
-        *out = v;
-        return true;
-}
-
 static bool parse_sizes(const char *list, struct config *cfg) {
         char buf[256], *save = NULL, *tok;
 
@@ -399,80 +296,27 @@ static bool parse_sizes(const char *list, struct config *cfg) {
         return cfg->n_sizes > 0;
 }
 
-static bool parse_methods(const char *list, bool *on) {
-        char buf[256], *save = NULL, *tok;
-        bool any = false;
+/* The options of this benchmark alone, for parse_args(). */
+static bool parse_option(void *data, const char *a, size_t klen, const char *v) {
+        struct config *cfg = data;
 
-        if (strlen(list) >= sizeof(buf))
+        if (key_is(a, klen, "--sizes"))
+                return parse_sizes(v, cfg);
+        if (key_is(a, klen, "--method")) {
+                if (!parse_list(v, method_keys, N_METHODS, cfg->method_on))
+                        return false;
+                for (int m = 0; m < N_METHODS; m++)
+                        if (cfg->method_on[m])
+                                return true;
                 return false;
-        strcpy(buf, list);
-        for (int i = 0; i < N_METHODS; i++)
-                on[i] = false;
-        for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                int i;
-                for (i = 0; i < N_METHODS && strcmp(tok, method_keys[i]) != 0; i++)
-                        ;
-                if (i == N_METHODS)
-                        return false;
-                on[i] = any = true;
         }
-        return any;
-}
-
-static bool parse_args(int argc, char **argv, struct config *cfg) {
-        for (int i = 1; i < argc; i++) {
-                const char *a = argv[i], *v = strchr(a, '=');
-                long n;
-                size_t klen = v ? (size_t)(v - a) : strlen(a);
-
-#define KEY(k) (klen == strlen(k) && strncmp(a, k, klen) == 0)
-                if (v)
-                        v++;
-                if (KEY("--pin")) {
-                        if (!v)
-                                cfg->pin = sched_getcpu();
-                        else if (parse_long(v, 0, &n) && n < CPU_SETSIZE)
-                                cfg->pin = (int)n;
-                        else
-                                return false;
-                } else if (KEY("--check") && !v) {
-                        cfg->check = true;
-                } else if (KEY("--help") || KEY("-h")) {
-                        usage(stdout);
-                        exit(0);
-                } else if (!v) {
-                        return false;
-                } else if (KEY("--runs")) {
-                        if (!parse_long(v, 1, &n) || n > MAX_RUNS)
-                                return false;
-                        cfg->runs = (int)n;
-                } else if (KEY("--rounds")) {
-                        if (!parse_long(v, 1, &cfg->rounds))
-                                return false;
-                } else if (KEY("--warmup")) {
-                        if (!parse_long(v, 0, &cfg->warmup))
-                                return false;
-                } else if (KEY("--blocks")) {
-                        if (!parse_long(v, 1, &cfg->blocks))
-                                return false;
-                } else if (KEY("--sizes")) {
-                        if (!parse_sizes(v, cfg))
-                                return false;
-                } else if (KEY("--method")) {
-                        if (!parse_methods(v, cfg->method_on))
-                                return false;
-                } else {
-                        return false;
-                }
-#undef KEY
-        }
-        return true;
+        return false;
 }
 
 int main(int argc, char **argv) {
         static double results[MAX_SIZES][N_METHODS][MAX_RUNS];
         struct config cfg = {
-                .rounds = 20000, .warmup = 2000, .blocks = 10, .runs = 9, .pin = -1,
+                .opt = { .rounds = 20000, .warmup = 2000, .blocks = 10, .runs = 9, .pin = -1 },
                 .sizes = { 2, 4, 8, 16, 64 }, .n_sizes = 5,
         };
         double load[3] = { 0, 0, 0 };
@@ -480,28 +324,9 @@ int main(int argc, char **argv) {
 
         for (int m = 0; m < N_METHODS; m++)
                 cfg.method_on[m] = true;
-        if (!parse_args(argc, argv, &cfg)) {
-                usage(stderr);
-                return 2;
-        }
-        if (cfg.check) {
-                cfg.runs = 1;
-                cfg.rounds = 20;
-                cfg.warmup = 2;
-                cfg.blocks = 2;
-                alarm(120); /* a hang is a failure, not a wait */
-        }
-        if (cfg.pin >= 0) {
-                cpu_set_t set;
-
-                CPU_ZERO(&set);
-                CPU_SET(cfg.pin, &set);
-                if (sched_setaffinity(0, sizeof(set), &set) < 0)
-                        die("sched_setaffinity");
-        }
-        shared_pb = mmap(NULL, 2 * sizeof(*shared_pb), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (shared_pb == MAP_FAILED)
-                die("mmap");
+        parse_args(argc, argv, &cfg.opt, parse_option, &cfg, usage);
+        pin_to(cfg.opt.pin);
+        shared_pb = map_shared(2 * sizeof(*shared_pb));
         for (int m = 0; m < N_METHODS; m++)
                 if (cfg.method_on[m])
                         order[n_on++] = m;
@@ -509,29 +334,29 @@ int main(int argc, char **argv) {
         getloadavg(load, 3);
         printf("libbarrier group benchmark: %ld CPUs online, %s, load %.2f, %d runs; %ld rounds per run and "
                "method at 2 members, 2*%ld/n at n, in %ld interleaved blocks\n",
-               sysconf(_SC_NPROCESSORS_ONLN), cfg.pin >= 0 ? "every process pinned" : "not pinned", load[0],
-               cfg.runs, cfg.rounds, cfg.rounds, cfg.blocks);
-        if (cfg.pin >= 0)
-                printf("pinned to CPU %d\n", cfg.pin);
+               sysconf(_SC_NPROCESSORS_ONLN), cfg.opt.pin >= 0 ? "every process pinned" : "not pinned", load[0],
+               cfg.opt.runs, cfg.opt.rounds, cfg.opt.rounds, cfg.opt.blocks);
+        if (cfg.opt.pin >= 0)
+                printf("pinned to CPU %d\n", cfg.opt.pin);
         footprint(cfg.sizes, cfg.n_sizes);
         fflush(stdout);
 
-        for (int r = 0; r < cfg.runs; r++)
+        for (int r = 0; r < cfg.opt.runs; r++)
                 for (int i = 0; i < cfg.n_sizes; i++) {
-                        struct schedule sched = { .n = n_on, .blocks = cfg.blocks, .shift = r };
+                        struct schedule sched = { .n = n_on, .blocks = cfg.opt.blocks, .shift = r };
                         unsigned n = cfg.sizes[i];
-                        long rounds = scaled(cfg.rounds, n);
+                        long rounds = scaled(cfg.opt.rounds, n);
                         double ns[N_METHODS];
 
                         memcpy(sched.methods, order, sizeof(order));
                         if (sched.blocks > rounds)
                                 sched.blocks = rounds;
-                        measure(&sched, n, rounds, scaled(cfg.warmup, n), ns);
+                        measure(&sched, n, rounds, scaled(cfg.opt.warmup, n), ns);
                         for (int k = 0; k < n_on; k++)
                                 results[i][order[k]][r] = ns[order[k]];
                 }
 
-        if (cfg.check) {
+        if (cfg.opt.check) {
                 printf("bench-group --check: every size ran with %d methods\n", n_on);
                 return 0;
         }
@@ -543,10 +368,10 @@ int main(int argc, char **argv) {
         for (int i = 0; i < cfg.n_sizes; i++) {
                 unsigned n = cfg.sizes[i];
 
-                printf("%-8u %7ld", n, scaled(cfg.rounds, n));
+                printf("%-8u %7ld", n, scaled(cfg.opt.rounds, n));
                 for (int m = 0; m < N_METHODS; m++) {
                         if (cfg.method_on[m])
-                                printf(" %13.0f", median(results[i][m], cfg.runs));
+                                printf(" %13.0f", median(results[i][m], cfg.opt.runs));
                         else
                                 printf(" %13s", "-");
                 }
@@ -558,7 +383,7 @@ int main(int argc, char **argv) {
                                 printf(" %25s", "-");
                                 continue;
                         }
-                        ratio = paired_ratio(results[i][m], results[i][M_PTHREAD], cfg.runs, range);
+                        ratio = paired_ratio(results[i][m], results[i][M_PTHREAD], cfg.opt.runs, range);
                         printf("     %6.3f [%5.3f, %5.3f]", ratio, range[0], range[1]);
                 }
                 putchar('\n');

@@ -51,39 +51,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "barrier.h"
+#include "bench-common.h"
 #include "reference.h"
 
-#define MAX_RUNS 101
-
-static void die(const char *what) {
-        fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
-        _exit(2);
-}
-
-static void die_msg(const char *what) {
-        fprintf(stderr, "bench: %s\n", what);
-        _exit(2);
-}
-
-static double now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+const char bench_name[] = "bench";
 
 /* One object of whichever method is measured. */
 struct obj {
@@ -331,14 +311,8 @@ static void block_pong(struct obj *o) {
 static pthread_barrier_t *shared_pb;
 
 static void pshared_create(struct obj *o) {
-        pthread_barrierattr_t attr;
-
         o->pb = shared_pb;
-        if (pthread_barrierattr_init(&attr) != 0 ||
-            pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
-            pthread_barrier_init(o->pb, &attr, 2) != 0)
-                die_msg("pthread_barrier_init failed");
-        pthread_barrierattr_destroy(&attr);
+        pshared_init(o->pb, 2);
 }
 
 static void pshared_destroy(struct obj *o) {
@@ -378,75 +352,42 @@ static const char *const case_names[N_CASES] = { "round trip", "ping-pong", "cre
 static const char *const case_keys[N_CASES] = { "rt", "pingpong", "create", "fork" };
 
 struct config {
-        long rounds, creates, forks, warmup, blocks;
-        int runs;
-        int pin;                /* CPU to pin to, or -1 */
+        struct bench_options opt; /* --runs, --pin, --check, --rounds, --warmup, --blocks */
+        long creates, forks;
         const char *so;         /* --so: the libbarrier.so to load, or NULL */
-        bool check;             /* --check: every method once, briefly */
         bool case_on[N_CASES];
         bool method_on[N_METHODS];
 };
+_Static_assert(N_METHODS <= MAX_METHODS, "a schedule holds every method");
 
-static void reap(pid_t pid) {
-        int status;
-
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        die("waitpid");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                die_msg("a child process failed");
-}
-
-/*
- * Every method of a case runs in the same run, interleaved: the run's
- * operations for each method are cut into cfg->blocks blocks, and the
- * blocks take turns (ours, floor, floor, floor, ours, ...), the first
- * method changing from block to block. Whatever the machine does during a
- * run (another tenant, a frequency change) then falls on every method
- * alike, instead of on the one that happened to be running. Each method's
- * figure for the run is its total time over its total operations.
- */
-struct schedule {
-        int methods[N_METHODS];
-        int n;          /* methods measured */
-        long blocks;    /* blocks per method per run */
-        int shift;      /* the run's rotation */
+/* One side of a round trip or a ping-pong: its objects, and whether it is
+ * the answering side (the child of a ping-pong), which waits before it
+ * places. */
+struct side {
+        struct obj *o;
+        bool answer;
 };
 
-/* The method of turn k (0 .. blocks * n - 1). */
-static int turn_method(const struct schedule *s, long k) {
-        long block = k / s->n, i = k % s->n;
-        return s->methods[(i + block + s->shift) % s->n];
-}
+static void side_block(void *data, int id, long len) {
+        const struct side *side = data;
+        void (*step)(struct obj *) = side->answer ? methods[id].pong : methods[id].sync;
 
-/* How many of a run's total operations block `block` gets. */
-static long block_size(long total, long blocks, long block) {
-        return total / blocks + (block < total % blocks ? 1 : 0);
+        for (long r = 0; r < len; r++)
+                step(&side->o[id]);
 }
 
 /* One side of a round trip or a ping-pong over every method of the
- * schedule: takes the role, warms up, then plays the turns. The answering
- * side (the child of a ping-pong) waits before it places; with total, each
- * turn's time is added to its method's. */
+ * schedule: takes the role, warms up, then plays the turns; with total,
+ * each turn's time is added to its method's. */
 static void play_side(const struct schedule *s, struct obj *o, unsigned role, bool answer, long n, long warmup,
                       double *total) {
+        struct side side = { .o = o, .answer = answer };
+
         for (int i = 0; i < s->n; i++)
                 methods[s->methods[i]].set_role(&o[s->methods[i]], role);
-        for (int i = 0; i < s->n; i++) {
-                const struct method *m = &methods[s->methods[i]];
-                for (long r = 0; r < warmup; r++)
-                        (answer ? m->pong : m->sync)(&o[s->methods[i]]);
-        }
-        for (long k = 0; k < s->blocks * s->n; k++) {
-                int id = turn_method(s, k);
-                void (*step)(struct obj *) = answer ? methods[id].pong : methods[id].sync;
-                long len = block_size(n, s->blocks, k / s->n);
-                double t0 = now_ns();
-                for (long r = 0; r < len; r++)
-                        step(&o[id]);
-                if (total)
-                        total[id] += now_ns() - t0;
-        }
+        for (int i = 0; i < s->n; i++)
+                side_block(&side, s->methods[i], warmup);
+        play_turns(s, n, side_block, &side, total);
 }
 
 /* ns per round of a round trip or a ping-pong, the parent's view. Both
@@ -467,7 +408,7 @@ static void measure_rounds(const struct schedule *s, bool ping_pong, long n, lon
                 _exit(0);
         }
         play_side(s, o, BARRIER_PARENT, false, n, warmup, total);
-        reap(pid);
+        reap(pid, "a child process failed");
         for (int i = 0; i < s->n; i++) {
                 int id = s->methods[i];
                 methods[id].destroy(&o[id]);
@@ -497,23 +438,29 @@ static void fork_cycle(const struct method *m) {
         }
         m->set_role(&o, BARRIER_PARENT);
         m->sync(&o);
-        reap(pid);
+        reap(pid, "a child process failed");
         m->destroy(&o);
+}
+
+/* What a block of measure_cycles() repeats. */
+struct cycles {
+        void (*cycle)(const struct method *m);
+};
+
+static void cycles_block(void *data, int id, long len) {
+        const struct cycles *c = data;
+
+        for (long r = 0; r < len; r++)
+                c->cycle(&methods[id]);
 }
 
 /* ns per cycle of create+destroy or of a fork cycle, in the same
  * interleaved schedule. */
 static void measure_cycles(const struct schedule *s, void (*cycle)(const struct method *), long n, double *ns) {
+        struct cycles c = { .cycle = cycle };
         double total[N_METHODS] = { 0 };
 
-        for (long k = 0; k < s->blocks * s->n; k++) {
-                int id = turn_method(s, k);
-                long len = block_size(n, s->blocks, k / s->n);
-                double t0 = now_ns();
-                for (long r = 0; r < len; r++)
-                        cycle(&methods[id]);
-                total[id] += now_ns() - t0;
-        }
+        play_turns(s, n, cycles_block, &c, total);
         for (int i = 0; i < s->n; i++)
                 ns[s->methods[i]] = total[s->methods[i]] / (double)n;
 }
@@ -521,10 +468,10 @@ static void measure_cycles(const struct schedule *s, void (*cycle)(const struct 
 static void measure(const struct config *cfg, const struct schedule *s, int c, double *ns) {
         switch (c) {
         case C_ROUND_TRIP:
-                measure_rounds(s, false, cfg->rounds, cfg->warmup, ns);
+                measure_rounds(s, false, cfg->opt.rounds, cfg->opt.warmup, ns);
                 break;
         case C_PING_PONG:
-                measure_rounds(s, true, cfg->rounds, cfg->warmup, ns);
+                measure_rounds(s, true, cfg->opt.rounds, cfg->opt.warmup, ns);
                 break;
         case C_CREATE:
                 measure_cycles(s, create_cycle, cfg->creates, ns);
@@ -533,51 +480,6 @@ static void measure(const struct config *cfg, const struct schedule *s, int c, d
                 measure_cycles(s, fork_cycle, cfg->forks, ns);
                 break;
         }
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-        double s[MAX_RUNS];
-
-        memcpy(s, v, sizeof(double) * (size_t)n);
-        qsort(s, (size_t)n, sizeof(double), cmp_double);
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double minimum(const double *v, int n) {
-        double m = v[0];
-
-        for (int i = 1; i < n; i++)
-                if (v[i] < m)
-                        m = v[i];
-        return m;
-}
-
-static double maximum(const double *v, int n) {
-        double m = v[0];
-
-        for (int i = 1; i < n; i++)
-                if (v[i] > m)
-                        m = v[i];
-        return m;
-}
-
-/* The median over n runs of a[r] / b[r]; with range, also the lowest and
- * the highest of those ratios. */
-static double paired_ratio(const double *a, const double *b, int n, double range[2]) {
-        double ratio[MAX_RUNS] = { 0 };
-
-        for (int r = 0; r < n; r++)
-                ratio[r] = a[r] / b[r];
-        if (range) {
-                range[0] = minimum(ratio, n);
-                range[1] = maximum(ratio, n);
-        }
-        return median(ratio, n);
 }
 
 /* The libbarrier.so the benchmark is linked with: false if it is linked
@@ -641,7 +543,8 @@ static void print_ratios(const struct config *cfg, double (*results)[N_METHODS][
         for (int c = 0; c < N_CASES; c++) {
                 if (!cfg->case_on[c])
                         continue;
-                printf("%s %s %.3f", sep, case_keys[c], paired_ratio(results[c][a], results[c][b], cfg->runs, NULL));
+                printf("%s %s %.3f", sep, case_keys[c],
+                       paired_ratio(results[c][a], results[c][b], cfg->opt.runs, NULL));
                 sep = ",";
         }
         printf("\nthe runs' ratios, lowest and highest");
@@ -653,10 +556,10 @@ static void print_ratios(const struct config *cfg, double (*results)[N_METHODS][
 
                 if (!cfg->case_on[c])
                         continue;
-                paired_ratio(results[c][a], results[c][b], cfg->runs, range);
+                paired_ratio(results[c][a], results[c][b], cfg->opt.runs, range);
                 printf("  %-15s [%.3f, %.3f]", case_names[c], range[0], range[1]);
                 if (cfg->method_on[M_AGAIN] && cfg->method_on[M_POLL]) {
-                        double control = paired_ratio(results[c][M_AGAIN], results[c][M_POLL], cfg->runs, range);
+                        double control = paired_ratio(results[c][M_AGAIN], results[c][M_POLL], cfg->opt.runs, range);
                         printf("   %.3f [%.3f, %.3f]", control, range[0], range[1]);
                 }
                 putchar('\n');
@@ -684,103 +587,32 @@ static void usage(FILE *f) {
                 "or, when the environment variable CI is set, the benchmark fails.\n");
 }
 
-static bool parse_long(const char *s, long min, long *out) {
-        char *end;
-        long v;
+/* The options of this benchmark alone, for parse_args(). */
+static bool parse_option(void *data, const char *a, size_t klen, const char *v) {
+        struct config *cfg = data;
 
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < min)
-                return false;
-        *out = v;
-        return true;
-}
-
-/* Turns on the entries of LIST (comma-separated keys) in on[]. */
-static bool parse_list(const char *list, const char *const *keys, int n, bool *on) {
-        char buf[256], *save = NULL, *tok;
-
-        if (strlen(list) >= sizeof(buf))
-                return false;
-        strcpy(buf, list);
-        for (int i = 0; i < n; i++)
-                on[i] = false;
-        for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                int i;
-                for (i = 0; i < n && strcmp(tok, keys[i]) != 0; i++)
-                        ;
-                if (i == n)
+        if (key_is(a, klen, "--creates"))
+                return parse_long(v, 1, &cfg->creates);
+        if (key_is(a, klen, "--forks"))
+                return parse_long(v, 1, &cfg->forks);
+        if (key_is(a, klen, "--case"))
+                return parse_list(v, case_keys, N_CASES, cfg->case_on);
+        if (key_is(a, klen, "--method"))
+                return parse_list(v, method_keys, N_METHODS, cfg->method_on);
+        if (key_is(a, klen, "--so")) {
+                if (!*v)
                         return false;
-                on[i] = true;
+                cfg->so = v;
+                return true;
         }
-        return true;
-}
-
-static bool parse_args(int argc, char **argv, struct config *cfg) {
-        for (int i = 1; i < argc; i++) {
-                const char *a = argv[i], *v = strchr(a, '=');
-                long n;
-                size_t klen = v ? (size_t)(v - a) : strlen(a);
-
-#define KEY(k) (klen == strlen(k) && strncmp(a, k, klen) == 0)
-                if (v)
-                        v++;
-                if (KEY("--pin")) {
-                        if (!v)
-                                cfg->pin = sched_getcpu();
-                        else if (parse_long(v, 0, &n) && n < CPU_SETSIZE)
-                                cfg->pin = (int)n;
-                        else
-                                return false;
-                } else if (KEY("--check") && !v) {
-                        cfg->check = true;
-                } else if (KEY("--help") || KEY("-h")) {
-                        usage(stdout);
-                        exit(0);
-                } else if (!v) {
-                        return false;
-                } else if (KEY("--runs")) {
-                        if (!parse_long(v, 1, &n) || n > MAX_RUNS)
-                                return false;
-                        cfg->runs = (int)n;
-                } else if (KEY("--rounds")) {
-                        if (!parse_long(v, 1, &cfg->rounds))
-                                return false;
-                } else if (KEY("--creates")) {
-                        if (!parse_long(v, 1, &cfg->creates))
-                                return false;
-                } else if (KEY("--forks")) {
-                        if (!parse_long(v, 1, &cfg->forks))
-                                return false;
-                } else if (KEY("--warmup")) {
-                        if (!parse_long(v, 0, &cfg->warmup))
-                                return false;
-                } else if (KEY("--blocks")) {
-                        if (!parse_long(v, 1, &cfg->blocks))
-                                return false;
-                } else if (KEY("--case")) {
-                        if (!parse_list(v, case_keys, N_CASES, cfg->case_on))
-                                return false;
-                } else if (KEY("--method")) {
-                        if (!parse_list(v, method_keys, N_METHODS, cfg->method_on))
-                                return false;
-                } else if (KEY("--so")) {
-                        if (!*v)
-                                return false;
-                        cfg->so = v;
-                } else {
-                        return false;
-                }
-#undef KEY
-        }
-        return true;
+        return false;
 }
 
 int main(int argc, char **argv) {
         static double results[N_CASES][N_METHODS][MAX_RUNS];
         struct config cfg = {
-                .rounds = 20000, .creates = 20000, .forks = 300, .warmup = 1000, .blocks = 20, .runs = 9,
-                .pin = -1,
+                .opt = { .rounds = 20000, .warmup = 1000, .blocks = 20, .runs = 9, .pin = -1 },
+                .creates = 20000, .forks = 300,
         };
         double load[3] = { 0, 0, 0 };
         int order[N_METHODS], n_on = 0;
@@ -789,30 +621,14 @@ int main(int argc, char **argv) {
                 cfg.case_on[c] = true;
         for (int m = 0; m < N_METHODS; m++)
                 cfg.method_on[m] = true;
-        if (!parse_args(argc, argv, &cfg)) {
-                usage(stderr);
-                return 2;
-        }
-        if (cfg.check) {
-                cfg.runs = 1;
-                cfg.rounds = cfg.creates = 20;
+        parse_args(argc, argv, &cfg.opt, parse_option, &cfg, usage);
+        if (cfg.opt.check) {
+                cfg.creates = 20;
                 cfg.forks = 2;
-                cfg.warmup = 2;
-                cfg.blocks = 2;
-                alarm(120); /* a hang is a failure, not a wait */
         }
         load_libraries(&cfg);
-        if (cfg.pin >= 0) {
-                cpu_set_t set;
-
-                CPU_ZERO(&set);
-                CPU_SET(cfg.pin, &set);
-                if (sched_setaffinity(0, sizeof(set), &set) < 0)
-                        die("sched_setaffinity");
-        }
-        shared_pb = mmap(NULL, sizeof(*shared_pb), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (shared_pb == MAP_FAILED)
-                die("mmap");
+        pin_to(cfg.opt.pin);
+        shared_pb = map_shared(sizeof(*shared_pb));
         for (int m = 0; m < N_METHODS; m++)
                 if (cfg.method_on[m])
                         order[n_on++] = m;
@@ -820,15 +636,15 @@ int main(int argc, char **argv) {
         getloadavg(load, 3);
         printf("libbarrier benchmark: %ld CPUs online, %s, load %.2f, %d runs; "
                "%ld rounds, %ld creates, %ld forks per run and method, in %ld interleaved blocks\n",
-               sysconf(_SC_NPROCESSORS_ONLN), cfg.pin >= 0 ? "both processes pinned" : "not pinned", load[0],
-               cfg.runs, cfg.rounds, cfg.creates, cfg.forks, cfg.blocks);
-        if (cfg.pin >= 0)
-                printf("pinned to CPU %d\n", cfg.pin);
+               sysconf(_SC_NPROCESSORS_ONLN), cfg.opt.pin >= 0 ? "both processes pinned" : "not pinned", load[0],
+               cfg.opt.runs, cfg.opt.rounds, cfg.creates, cfg.forks, cfg.opt.blocks);
+        if (cfg.opt.pin >= 0)
+                printf("pinned to CPU %d\n", cfg.opt.pin);
         fflush(stdout);
 
-        for (int r = 0; r < cfg.runs; r++)
+        for (int r = 0; r < cfg.opt.runs; r++)
                 for (int c = 0; c < N_CASES; c++) {
-                        struct schedule sched = { .n = n_on, .blocks = cfg.blocks, .shift = r };
+                        struct schedule sched = { .n = n_on, .blocks = cfg.opt.blocks, .shift = r };
                         double ns[N_METHODS];
 
                         if (!cfg.case_on[c])
@@ -839,7 +655,7 @@ int main(int argc, char **argv) {
                                 results[c][order[k]][r] = ns[order[k]];
                 }
 
-        if (cfg.check) {
+        if (cfg.opt.check) {
                 printf("bench --check: every case ran with %d methods\n", n_on);
                 return 0;
         }
@@ -855,9 +671,9 @@ int main(int argc, char **argv) {
                         if (!cfg.method_on[k])
                                 continue;
                         printf("%-15s %-19s %14.0f %14.0f", k == order[0] ? case_names[c] : "", methods[k].name,
-                               median(results[c][k], cfg.runs), minimum(results[c][k], cfg.runs));
+                               median(results[c][k], cfg.opt.runs), minimum(results[c][k], cfg.opt.runs));
                         if (k != M_OURS && cfg.method_on[M_OURS])
-                                printf(" %12.3f", paired_ratio(results[c][M_OURS], results[c][k], cfg.runs, NULL));
+                                printf(" %12.3f", paired_ratio(results[c][M_OURS], results[c][k], cfg.opt.runs, NULL));
                         putchar('\n');
                 }
         }

@@ -22,11 +22,12 @@ lib=$target/release
 out=$target/bench
 mkdir -p "$out"
 cflags=(-std=c11 -O2 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude -Ic-tests/reference)
-src=(bench/bench.c c-tests/reference/reference.c)
+src=(bench/bench.c bench/bench-common.c c-tests/reference/reference.c)
+group_src=(bench/bench-group.c bench/bench-common.c)
 cc "${cflags[@]}" "${src[@]}" "$lib/libbarrier.a" -ldl -o "$out/bench-static"
 cc "${cflags[@]}" "${src[@]}" -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier -ldl -o "$out/bench-shared"
-cc "${cflags[@]}" bench/bench-group.c "$lib/libbarrier.a" -o "$out/bench-group-static"
-cc "${cflags[@]}" bench/bench-group.c -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier \
+cc "${cflags[@]}" "${group_src[@]}" "$lib/libbarrier.a" -o "$out/bench-group-static"
+cc "${cflags[@]}" "${group_src[@]}" -L"$lib" -Wl,-rpath,"$(cd "$lib" && pwd)" -lbarrier \
     -o "$out/bench-group-shared"
 
 [ -n "${BENCH_BUILD_ONLY:-}" ] && exit 0

@@ -13,40 +13,67 @@
 
 mod support;
 
+use std::ffi::OsString;
 use std::process::Command;
 use support::{library_dir, out_dir, root, strict_c};
 
-#[test]
-fn benchmark_compiles_and_runs_every_method() {
+/// Builds benchmark `name` (`<out>/bench/<name>-static`) from `sources`,
+/// paths under the root, as strict C11 against the header, the directories
+/// `include` and the static library, then `libs`; runs it with `--check`
+/// and `args`, and returns what it printed once it succeeded.
+fn build_and_check(
+    name: &str,
+    sources: &[&str],
+    include: &[&str],
+    libs: &[&str],
+    args: &[OsString],
+) -> String {
     let dir = out_dir().join("bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("bench-static");
-    let status = strict_c()
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-I")
-        .arg(root().join("c-tests/reference"))
-        .arg(root().join("bench/bench.c"))
-        .arg(root().join("c-tests/reference/reference.c"))
+    let exe = dir.join(format!("{name}-static"));
+    let mut cc = strict_c();
+    for inc in std::iter::once(&"include").chain(include) {
+        cc.arg("-I").arg(root().join(inc));
+    }
+    for src in sources {
+        cc.arg(root().join(src));
+    }
+    let status = cc
         .arg(library_dir().join("libbarrier.a"))
-        .arg("-ldl")
+        .args(libs)
         .arg("-o")
         .arg(&exe)
         .status()
         .expect("running the C compiler");
-    assert!(status.success(), "bench/bench.c does not compile");
+    assert!(status.success(), "{} does not compile", sources[0]);
 
-    let mut so = std::ffi::OsString::from("--so=");
-    so.push(library_dir().join("libbarrier.so"));
     let out = Command::new(&exe)
         .arg("--check")
-        .arg(so)
+        .args(args)
         .output()
-        .expect("running the benchmark");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .unwrap_or_else(|e| panic!("running {name}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     print!("{stdout}");
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "bench --check failed");
+    assert!(out.status.success(), "{name} --check failed");
+    stdout
+}
+
+#[test]
+fn benchmark_compiles_and_runs_every_method() {
+    let mut so = OsString::from("--so=");
+    so.push(library_dir().join("libbarrier.so"));
+    let stdout = build_and_check(
+        "bench",
+        &[
+            "bench/bench.c",
+            "bench/bench-common.c",
+            "c-tests/reference/reference.c",
+        ],
+        &["c-tests/reference"],
+        &["-ldl"],
+        &[so],
+    );
     if stdout.contains("systemd (shipped): skipped") {
         println!("skipped: no libsystemd-shared (the benchmark ran without systemd's method)");
     }
@@ -54,28 +81,13 @@ fn benchmark_compiles_and_runs_every_method() {
 
 #[test]
 fn group_benchmark_compiles_and_runs_every_size() {
-    let dir = out_dir().join("bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("bench-group-static");
-    let status = strict_c()
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("bench/bench-group.c"))
-        .arg(library_dir().join("libbarrier.a"))
-        .arg("-o")
-        .arg(&exe)
-        .status()
-        .expect("running the C compiler");
-    assert!(status.success(), "bench/bench-group.c does not compile");
-
-    let out = Command::new(&exe)
-        .arg("--check")
-        .output()
-        .expect("running the group benchmark");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "bench-group --check failed");
+    let stdout = build_and_check(
+        "bench-group",
+        &["bench/bench-group.c", "bench/bench-common.c"],
+        &[],
+        &[],
+        &[],
+    );
     assert!(
         stdout.contains("bench-group --check: every size ran with 3 methods"),
         "bench-group --check did not run every method"
