@@ -12,6 +12,8 @@
 //! Without systemd's library the test fails in CI (`CI` set) and says it
 //! skipped elsewhere; `SYSTEMD_SHARED_LIB` names another file.
 
+#[path = "../../barrier-core/tests/common/mod.rs"]
+mod common;
 #[path = "../../barrier-core/tests/lockstep/mod.rs"]
 mod lockstep;
 mod support;
@@ -350,18 +352,18 @@ fn seen(case: impl FnOnce() -> u8) -> Seen {
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
             libc::dup2(null, 2);
         }
-        lockstep::exit_now(i32::from(case()));
+        common::exit_now(i32::from(case()));
     }
-    let blocked = lockstep::await_blocked(pid, || lockstep::process_state(pid) == 'Z')
+    let blocked = lockstep::await_blocked(pid, || common::process_state(pid) == 'Z')
         .unwrap_or_else(|e| panic!("{e}"));
     if blocked {
         // SAFETY: kill takes no pointers; pid is our unreaped child.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
-    match (blocked, lockstep::wait_for(pid)) {
-        (true, lockstep::Ended::Killed(libc::SIGKILL)) => Seen::Blocked,
-        (_, lockstep::Ended::Exited(code)) => Seen::Returned(code),
-        (_, lockstep::Ended::Killed(signal)) => Seen::Died(signal),
+    match (blocked, common::wait_for(pid)) {
+        (true, common::Ended::Killed(libc::SIGKILL)) => Seen::Blocked,
+        (_, common::Ended::Exited(code)) => Seen::Returned(code),
+        (_, common::Ended::Killed(signal)) => Seen::Died(signal),
     }
 }
 

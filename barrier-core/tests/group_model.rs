@@ -41,11 +41,13 @@
 //! `GROUP_MODEL_SEED` the seed (printed on every run, and with the smallest
 //! failing script on failure).
 
+mod common;
 mod group_lockstep;
 
-use group_lockstep::{Answer, Call, Members, Outcome, NO_BOUND};
+use common::{Outcome, Run, NO_BOUND};
+use group_lockstep::{Answer, Call, Members};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::test_runner::{TestCaseError, TestError};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
@@ -576,40 +578,17 @@ impl Checker {
     }
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    Some(
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}")),
-    )
-}
-
 #[test]
 fn group_scripts_match_the_model() {
-    let cases = env_u64("GROUP_MODEL_CASES").map_or(8_000, |n| n as u32);
-    let seed = env_u64("GROUP_MODEL_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
-    println!("group model test: {cases} scripts, GROUP_MODEL_SEED={seed}");
-    let mut seed_bytes = [0u8; 32];
-    for (k, chunk) in seed_bytes.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(
-            &(seed ^ (k as u64).wrapping_mul(0x2545_f491_4f6c_dd1d)).to_le_bytes(),
-        );
-    }
-    let config = Config {
-        cases,
-        failure_persistence: None,
+    let (mut runner, cases, seed) = Run {
+        what: "group model test",
+        cases_var: "GROUP_MODEL_CASES",
+        seed_var: "GROUP_MODEL_SEED",
+        default_cases: 8_000,
+        mix: 0x2545_f491_4f6c_dd1d,
         max_shrink_iters: 2000,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
+    }
+    .runner();
     let sizes: [AtomicU64; 9] = Default::default();
     let started = Instant::now();
     let result = runner.run(&script(), |s| {

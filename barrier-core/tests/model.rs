@@ -5,24 +5,16 @@
 //! model are in `lockstep/`; `MODEL_CASES` (default 10000) and
 //! `MODEL_SEED` repeat or widen a run.
 
+mod common;
 mod lockstep;
 
-use barrier_core::{Barrier, Error, Role};
+use barrier_core::{Barrier, Role};
 use lockstep::{Backend, Kind, Outcome};
 use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// libbarrier through its Rust API, bounded waits included.
 struct RustApi;
-
-fn outcome(r: Result<(), Error>) -> Outcome {
-    match r {
-        Ok(()) => Outcome::Ok,
-        Err(Error::Aborted) => Outcome::Aborted,
-        Err(Error::TimedOut) => Outcome::TimedOut,
-        Err(Error::Os(e)) => Outcome::Os(e),
-    }
-}
 
 impl Backend for RustApi {
     type End = Barrier;
@@ -44,15 +36,15 @@ impl Backend for RustApi {
     }
 
     fn place(&self, end: &mut Barrier) -> Outcome {
-        outcome(end.place())
+        Outcome::of(end.place())
     }
 
     fn abort(&self, end: &mut Barrier) -> Outcome {
-        outcome(end.abort())
+        Outcome::of(end.abort())
     }
 
     fn wait(&self, b: &mut Barrier, kind: Kind, bound: Option<Duration>) -> Outcome {
-        outcome(match (kind, bound) {
+        Outcome::of(match (kind, bound) {
             (Kind::WaitNext, None) => b.wait_next(),
             (Kind::WaitAbortion, None) => b.wait_abortion(),
             (Kind::SyncNext, None) => b.sync_next(),

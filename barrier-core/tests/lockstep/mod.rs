@@ -42,12 +42,18 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+use crate::common::{
+    await_asleep, exit_now, process_state, read_command, run_child, wait_for, write_all, Ended,
+    Forked, Proc, Run, HANG, NO_BOUND,
+};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::test_runner::{TestCaseError, TestError};
 use std::fmt;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
+
+pub use crate::common::Outcome;
 
 // ---------------------------------------------------------------------------
 // The reference model, from the specification.
@@ -65,19 +71,6 @@ pub fn they_aborted(s: i64) -> bool {
 }
 pub fn any_aborted(s: i64) -> bool {
     i_aborted(s) || they_aborted(s)
-}
-
-/// What an operation answers, in the Rust API's terms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    Aborted,
-    TimedOut,
-    /// Where the API has no bound: the wait was seen asleep in ppoll() (by a
-    /// probe) while everything the other side did was in the kernel.
-    Blocked,
-    /// A syscall failed: never expected here, so always a mismatch.
-    Os(i32),
 }
 
 /// The waiting operations.
@@ -430,31 +423,11 @@ fn fd_report(fds: [RawFd; 4]) -> u8 {
     bits
 }
 
-fn encode_outcome(o: Outcome) -> i64 {
-    match o {
-        Outcome::Ok => 0,
-        Outcome::Aborted => 1,
-        Outcome::TimedOut => 2,
-        Outcome::Blocked => 3,
-        Outcome::Os(e) => 1000 + i64::from(e),
-    }
-}
-
-fn decode_outcome(v: i64) -> Outcome {
-    match v {
-        0 => Outcome::Ok,
-        1 => Outcome::Aborted,
-        2 => Outcome::TimedOut,
-        3 => Outcome::Blocked,
-        e => Outcome::Os((e - 1000) as i32),
-    }
-}
-
 /// A probe's outcome as its exit status, and back.
 fn probe_status(o: Outcome) -> i32 {
     match o {
         Outcome::Os(e) => 10 + e.clamp(0, 200),
-        o => encode_outcome(o) as i32,
+        o => o.encode() as i32,
     }
 }
 
@@ -462,7 +435,7 @@ fn probe_outcome(status: i32) -> Outcome {
     if status >= 10 {
         Outcome::Os(status - 10)
     } else {
-        decode_outcome(i64::from(status))
+        Outcome::decode(i64::from(status))
     }
 }
 
@@ -483,14 +456,6 @@ const CMD_PROBE: u8 = 8;
 /// what its wait answered.
 const CMD_REAP_PROBE: u8 = 9;
 
-/// The timeout field of a command that means "unbounded".
-const NO_BOUND: u64 = u64::MAX;
-
-/// Watchdog only: how long the scheduler waits for an answer before it
-/// calls the side hung. Far above anything a correct run needs (the
-/// longest bounded wait a correct run can be asked to do completes at once).
-const HANG: Duration = Duration::from_secs(60);
-
 fn encode_kind(k: Kind) -> u8 {
     match k {
         Kind::WaitNext => 0,
@@ -508,64 +473,6 @@ fn decode_kind(k: u8) -> Kind {
         2 => Kind::SyncNext,
         3 => Kind::Sync,
         _ => Kind::PlaceAndSync,
-    }
-}
-
-/// Reads exactly `buf.len()` bytes; false on end of file or error.
-fn read_exact(fd: RawFd, buf: &mut [u8]) -> bool {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled part of buf.
-        let n = unsafe { libc::read(fd, buf[done..].as_mut_ptr().cast(), buf.len() - done) };
-        if n > 0 {
-            done += n as usize;
-        } else if n == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
-    true
-}
-
-/// Writes all of `buf`; false on error (the reader is gone).
-fn write_all(fd: RawFd, buf: &[u8]) -> bool {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: the pointer and length describe the unwritten part of buf.
-        let n = unsafe { libc::write(fd, buf[done..].as_ptr().cast(), buf.len() - done) };
-        if n > 0 {
-            done += n as usize;
-        } else if n == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
-    true
-}
-
-pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit ends the process at once; the kernel closes whatever
-    // it holds.
-    unsafe { libc::_exit(code) }
-}
-
-/// Waits for process `pid` (our child) to end, and says how.
-pub fn wait_for(pid: libc::pid_t) -> Ended {
-    let mut status = 0;
-    loop {
-        // SAFETY: status is a live int.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            break;
-        }
-        assert_eq!(
-            std::io::Error::last_os_error().raw_os_error(),
-            Some(libc::EINTR),
-            "waitpid"
-        );
-    }
-    if libc::WIFEXITED(status) {
-        Ended::Exited(libc::WEXITSTATUS(status))
-    } else {
-        Ended::Killed(libc::WTERMSIG(status))
     }
 }
 
@@ -610,15 +517,10 @@ fn reap_probe(pid: libc::pid_t) -> Outcome {
 fn side_main<B: Backend>(backend: &B, mut end: B::End, cmd: RawFd, res: RawFd) -> ! {
     let mut probe: libc::pid_t = 0;
     loop {
-        let mut c = [0u8; 16];
-        if !read_exact(cmd, &mut c) {
-            exit_now(3);
-        }
-        let usec = u64::from_ne_bytes(c[8..16].try_into().unwrap());
-        let bound = (usec != NO_BOUND).then(|| Duration::from_micros(usec));
-        let kind = decode_kind(c[1]);
+        let (code, kind, bound) = read_command(cmd);
+        let kind = decode_kind(kind);
         let mut extra = 0i64;
-        let outcome = match c[0] {
+        let outcome = match code {
             CMD_PLACE | CMD_PLACE_AND_EXIT => backend.place(&mut end),
             CMD_ABORT => backend.abort(&mut end),
             CMD_WAIT => backend.wait(&mut end, kind, bound),
@@ -638,84 +540,31 @@ fn side_main<B: Backend>(backend: &B, mut end: B::End, cmd: RawFd, res: RawFd) -
         };
         let (state, fds) = backend.raw(&end);
         let mut r = [0u8; 32];
-        r[..8].copy_from_slice(&encode_outcome(outcome).to_ne_bytes());
+        r[..8].copy_from_slice(&outcome.encode().to_ne_bytes());
         r[8..16].copy_from_slice(&state.to_ne_bytes());
         r[16..24].copy_from_slice(&i64::from(fd_report(fds)).to_ne_bytes());
         r[24..].copy_from_slice(&extra.to_ne_bytes());
         if !write_all(res, &r) {
             exit_now(5);
         }
-        if c[0] == CMD_PLACE_AND_EXIT {
+        if code == CMD_PLACE_AND_EXIT {
             exit_now(0);
         }
     }
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [-1; 2];
-    // SAFETY: fds is a writable array of two ints.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
-    // SAFETY: pipe2 just opened both descriptors, owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
-
-/// The state letter of a process in /proc/PID/stat ('S' asleep, 'Z' a
-/// zombie ...), or '?' if it cannot be read.
-pub fn process_state(pid: libc::pid_t) -> char {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ").and_then(|(_, t)| t.chars().next()))
-        .unwrap_or('?')
 }
 
 /// Waits until process `pid` sleeps in ppoll() (it blocked in a wait), or
 /// until `finished()` says it answered instead: true, false. Not a timing
 /// assumption: it only waits for the process to get there.
 pub fn await_blocked(pid: libc::pid_t, finished: impl Fn() -> bool) -> Result<bool, String> {
-    let syscall = format!("/proc/{pid}/syscall");
-    let ppoll = libc::SYS_ppoll.to_string();
-    let deadline = Instant::now() + HANG;
-    loop {
-        if finished() {
-            return Ok(false);
-        }
-        let blocked = match std::fs::read_to_string(&syscall) {
-            Ok(s) => s.split(' ').next() == Some(ppoll.as_str()),
-            // Without /proc/PID/syscall, asleep is the best evidence.
-            Err(_) => process_state(pid) == 'S',
-        };
-        if blocked {
-            return Ok(true);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("process {pid} neither blocked nor answered"));
-        }
-        std::thread::yield_now();
-    }
+    await_asleep(pid, &[libc::SYS_ppoll], finished)
+        .ok_or_else(|| format!("process {pid} neither blocked nor answered"))
 }
 
-struct Proc {
-    pid: libc::pid_t,
-    cmd: OwnedFd,
-    res: OwnedFd,
-    running: bool,
-}
-
-/// How a process ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Ended {
-    Exited(i32),
-    Killed(i32),
-}
-
+/// The commands and answers of a side's process.
 impl Proc {
     fn send(&self, code: u8, kind: Kind, usec: u64) -> Result<(), String> {
-        let mut c = [0u8; 16];
-        c[0] = code;
-        c[1] = encode_kind(kind);
-        c[8..].copy_from_slice(&usec.to_ne_bytes());
-        if write_all(self.cmd.as_raw_fd(), &c) {
+        if self.command(code, encode_kind(kind), usec) {
             Ok(())
         } else {
             Err("could not send a command: the side is gone".into())
@@ -724,30 +573,16 @@ impl Proc {
 
     /// The answer to the last command, and its extra field.
     fn answer(&self) -> Result<(Answer, i64), String> {
-        let mut pfd = libc::pollfd {
-            fd: self.res.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let deadline = Instant::now() + HANG;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            // SAFETY: pfd is one live pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
-            if r > 0 {
-                break;
-            }
-            if r == 0 {
-                return Err(format!("no answer within {HANG:?}: the side hung"));
-            }
+        if !self.readable(HANG) {
+            return Err(format!("no answer within {HANG:?}: the side hung"));
         }
         let mut r = [0u8; 32];
-        if !read_exact(self.res.as_raw_fd(), &mut r) {
+        if !self.read_answer(&mut r) {
             return Err("the side died instead of answering".into());
         }
         let field = |n: usize| i64::from_ne_bytes(r[n * 8..n * 8 + 8].try_into().unwrap());
         let answer = Answer {
-            outcome: decode_outcome(field(0)),
+            outcome: Outcome::decode(field(0)),
             state: field(1),
             fds: field(2) as u8,
         };
@@ -758,27 +593,6 @@ impl Proc {
     fn ask(&self, code: u8, kind: Kind, usec: u64) -> Result<Answer, String> {
         self.send(code, kind, usec)?;
         Ok(self.answer()?.0)
-    }
-
-    /// Whether an answer is waiting to be read.
-    fn has_answer(&self) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: self.res.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is one live pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
-    }
-
-    fn kill(&self) {
-        // SAFETY: kill takes no pointers; pid is our unreaped child.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-    }
-
-    fn reap(&mut self) -> Ended {
-        self.running = false;
-        wait_for(self.pid)
     }
 }
 
@@ -799,38 +613,17 @@ impl Sides {
         let end = backend.create();
         let mut procs: Vec<Proc> = Vec::with_capacity(2);
         for side in 0..2 {
-            let (cmd_r, cmd_w) = pipe();
-            let (res_r, res_w) = pipe();
+            let others = earlier.iter().flat_map(|s| &s.procs).chain(&procs);
             // SAFETY: the child runs side_main, which makes only syscalls
             // and barrier calls (no allocation, no locks), then _exit.
-            let pid = unsafe { libc::fork() };
-            assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-            if pid == 0 {
-                // Other processes' control pipes are not ours to hold.
-                for p in earlier.iter().flat_map(|s| &s.procs).chain(&procs) {
-                    // SAFETY: closing descriptors this process inherited and
-                    // never uses; the OwnedFds are forgotten with the process.
-                    unsafe {
-                        libc::close(p.cmd.as_raw_fd());
-                        libc::close(p.res.as_raw_fd());
-                    }
-                }
-                drop(cmd_w);
-                drop(res_r);
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match unsafe { Proc::fork(others) } {
+                Forked::Parent(p) => procs.push(p),
+                Forked::Child { cmd, res } => run_child(|| {
                     let mut end = end;
                     backend.set_role(&mut end, side);
-                    side_main(backend, end, cmd_r.as_raw_fd(), res_w.as_raw_fd())
-                }));
-                drop(r);
-                exit_now(101);
+                    side_main(backend, end, cmd.as_raw_fd(), res.as_raw_fd())
+                }),
             }
-            procs.push(Proc {
-                pid,
-                cmd: cmd_w,
-                res: res_r,
-                running: true,
-            });
         }
         // The creator's copy goes, so that each side's exit is visible.
         backend.destroy(end);
@@ -853,16 +646,6 @@ pub fn start_all<B: Backend>(backends: &[B]) -> Vec<Sides> {
     all
 }
 
-impl Drop for Sides {
-    fn drop(&mut self) {
-        for p in &mut self.procs {
-            if p.running {
-                p.kill();
-                p.reap();
-            }
-        }
-    }
-}
 // ---------------------------------------------------------------------------
 // Running a script against the model.
 
@@ -1260,42 +1043,19 @@ impl Checker {
 
 // ---------------------------------------------------------------------------
 
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    Some(
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}")),
-    )
-}
-
 /// Runs `MODEL_CASES` scripts (default `default_cases`), each on the sides
 /// `start` makes afresh, and panics with the smallest failing script.
 /// `what` names the test in what it prints.
 pub fn run_scripts(what: &str, default_cases: u32, start: impl Fn() -> Vec<Sides>) {
-    let cases = env_u64("MODEL_CASES").map_or(default_cases, |n| n as u32);
-    let seed = env_u64("MODEL_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
-    println!("{what}: {cases} scripts, MODEL_SEED={seed}");
-    let mut seed_bytes = [0u8; 32];
-    for (n, chunk) in seed_bytes.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(
-            &(seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes(),
-        );
-    }
-    let config = Config {
-        cases,
-        failure_persistence: None,
+    let (mut runner, cases, seed) = Run {
+        what,
+        cases_var: "MODEL_CASES",
+        seed_var: "MODEL_SEED",
+        default_cases,
+        mix: 0x9e37_79b9_7f4a_7c15,
         max_shrink_iters: 4000,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
+    }
+    .runner();
     let started = Instant::now();
     let result = runner.run(&script(), |s| {
         Checker::new(start(), s.len())
