@@ -500,20 +500,29 @@ TEST(null_and_misuse) {
         CHECK(is_null(&b));
 }
 
+/* Lowers RLIMIT_NOFILE so that `room` more descriptors can be opened,
+ * keeping the limit before in `saved`; returns the lowest free number. */
+static int limit_descriptors(int room, struct rlimit *saved) {
+        struct rlimit lim;
+        int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        CHECK(lowest >= 0);
+        close(lowest);
+        CHECK_INT(getrlimit(RLIMIT_NOFILE, saved), 0);
+        lim = *saved;
+        lim.rlim_cur = (rlim_t)lowest + (rlim_t)room;
+        CHECK_INT(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        return lowest;
+}
+
 TEST(create_fails_cleanly) {
-        struct rlimit saved, lim;
+        struct rlimit saved;
         Barrier b = BARRIER_NULL, c = BARRIER_NULL;
         int lowest, r;
 
         /* Room for exactly one more descriptor: the first eventfd is
          * made, the second fails, and the first must be closed again. */
-        lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        CHECK(lowest >= 0);
-        close(lowest);
-        CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
-        lim = saved;
-        lim.rlim_cur = (rlim_t)lowest + 1;
-        CHECK_INT(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        lowest = limit_descriptors(1, &saved);
         NOALLOC(r = barrier_create(&b));
         CHECK_INT(r, -EMFILE);
         CHECK(is_null(&b));
@@ -916,19 +925,13 @@ TEST(group_null_and_misuse) {
 }
 
 TEST(group_new_fails_cleanly) {
-        struct rlimit saved, lim;
+        struct rlimit saved;
         BarrierGroup *g = NULL;
         int lowest, r;
 
         /* Room for the memfd and one eventfd: the first pipe fails, and
          * all that was made must be closed and unmapped again. */
-        lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        CHECK(lowest >= 0);
-        close(lowest);
-        CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
-        lim = saved;
-        lim.rlim_cur = (rlim_t)lowest + 3;
-        CHECK_INT(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        lowest = limit_descriptors(3, &saved);
         MAPS_ALLOWED();
         NOALLOC(r = barrier_group_new(&g, 3));
         CHECK_INT(r, -EMFILE);
