@@ -284,8 +284,9 @@ impl RawGroup {
     }
 
     /// Becomes member `rank`: keeps its own epoll instance, the write end
-    /// of its own pipe and the read ends of the others'. `EALREADY` if this handle joined already,
-    /// then `EINVAL` for `rank >= n` (or a handle that holds nothing).
+    /// of its own pipe and the read ends of the others'. `EALREADY` if this
+    /// handle joined already, then `EINVAL` for `rank >= n` (or a handle
+    /// that holds nothing).
     pub fn join(&mut self, rank: usize) -> Result<(), Errno> {
         if self.rank.is_some() {
             return Err(libc::EALREADY);
