@@ -5,8 +5,9 @@
 //! `BARRIER_GROUP=<rank>,<flags>,<aborted by>,<gone>,<memfd>,<write end>`,
 //! in decimal: the member's rank, the flags as in [`Knowledge::bits`], the
 //! rank it saw abort first (`-1`: none), the members it saw go (a bit
-//! mask, written as a signed 64-bit number), the memfd of the shared page, and 1 if it still holds its pipe's
-//! write end (0 after a fatal error closed it).
+//! mask, written as a signed 64-bit number), the memfd of the shared page,
+//! and 1 if it still holds its pipe's write end (0 after a fatal error
+//! closed it).
 //!
 //! The other descriptors are not in the variable: `execve()` keeps
 //! descriptor numbers, and every member holds its descriptors under the
