@@ -943,9 +943,13 @@ TEST(group_new_fails_cleanly) {
         CHECK_INT(open("/dev/null", O_RDONLY | O_CLOEXEC), lowest);
 }
 
+/* Where members 1 and 2 tell member 0 that their last sync is over. */
+static int members_through[2] = { -1, -1 };
+
 /* Every kind of call of a member of a group of three; member 0 aborts at
- * the end, once the others (`pid`, for member 0) sleep in wait_abortion:
- * earlier, its abort would supersede their last sync. */
+ * the end, once the others (`pid`, for member 0) are through their last
+ * sync (earlier, its abort would supersede it) and sleep in
+ * wait_abortion. */
 static void member_calls(BarrierGroup *g, unsigned rank, const pid_t *pid) {
         struct pollfd fds[BARRIER_GROUP_POLLFDS_MAX];
         char env[BARRIER_GROUP_ENV_MAX];
@@ -980,6 +984,12 @@ static void member_calls(BarrierGroup *g, unsigned rank, const pid_t *pid) {
         NOALLOC(u = barrier_group_size(g));
         CHECK_INT(u, 3);
         if (rank == 0) {
+                char through;
+
+                /* a byte from each, then seen asleep after their last
+                 * sync: in wait_abortion */
+                for (int k = 0; k < 2; k++)
+                        CHECK(read(members_through[0], &through, 1) == 1);
                 await_sleeping(pid[1]);
                 await_sleeping(pid[2]);
                 NOALLOC(r = barrier_group_abort(g));
@@ -990,6 +1000,7 @@ static void member_calls(BarrierGroup *g, unsigned rank, const pid_t *pid) {
                 NOALLOC(r = barrier_group_wait_abortion(g, BARRIER_INFINITY));
                 CHECK_INT(r, 0);
         } else {
+                CHECK(write(members_through[1], "x", 1) == 1);
                 NOALLOC(r = barrier_group_wait_abortion(g, BARRIER_INFINITY));
                 CHECK_INT(r, 1);
                 NOALLOC(r = barrier_group_aborted_by(g));
@@ -1029,6 +1040,7 @@ TEST(group_waits_between_processes) {
         pid_t pid[3] = { 0 };
         int r;
 
+        CHECK_INT(pipe2(members_through, O_CLOEXEC), 0);
         MAPS_ALLOWED();
         NOALLOC(r = barrier_group_new(&g, 3));
         CHECK_INT(r, 0);
@@ -1046,6 +1058,8 @@ TEST(group_waits_between_processes) {
         member_calls(g, 0, pid);
         reap_member(pid[1]);
         reap_member(pid[2]);
+        close(members_through[0]);
+        close(members_through[1]);
 }
 
 /* Member 1, handed over as after execve(): exported, then imported in the
