@@ -365,8 +365,8 @@ int barrier_export_env(struct Barrier *b, char *buf, size_t size);
 int barrier_import_env(struct Barrier *b);
 
 /**
- * Creates a group of `n` members in `*g`: a shared page, and an eventfd
- * and a pipe per member, all close-on-exec. Fork (or spawn) the other
+ * Creates a group of `n` members in `*g`: a shared page, and an eventfd,
+ * a pipe and an epoll instance per member, all close-on-exec. Fork (or spawn) the other
  * members, then every member, this process included, calls
  * `barrier_group_join()` with a rank of its own. A process that will not
  * be a member frees its handle right after the last fork. The handle

@@ -19,8 +19,8 @@ const _: () = assert!(MAX == 64 && env::ENV_MAX == 64);
 /// `BARRIER_GROUP_POLLFDS_MAX`: the one epoll descriptor.
 const POLLFDS_MAX: usize = 1;
 
-/// Creates a group of `n` members in `*g`: a shared page, and an eventfd
-/// and a pipe per member, all close-on-exec. Fork (or spawn) the other
+/// Creates a group of `n` members in `*g`: a shared page, and an eventfd,
+/// a pipe and an epoll instance per member, all close-on-exec. Fork (or spawn) the other
 /// members, then every member, this process included, calls
 /// `barrier_group_join()` with a rank of its own. A process that will not
 /// be a member frees its handle right after the last fork. The handle
