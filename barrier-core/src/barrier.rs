@@ -47,7 +47,7 @@ pub struct Barrier {
 }
 
 /// Microseconds, rounded up so that a wait never ends before `timeout`.
-fn usec(timeout: Duration) -> u64 {
+pub(crate) fn usec(timeout: Duration) -> u64 {
     // u64::MAX microseconds is over half a million years: as good as no bound.
     u64::try_from(timeout.as_nanos().div_ceil(1000)).unwrap_or(raw::INFINITY)
 }

@@ -52,7 +52,7 @@ pub struct RawBarrier {
 }
 
 /// When a bounded wait gives up: `None` for no bound.
-fn deadline(usec: u64) -> Option<u64> {
+pub(crate) fn deadline(usec: u64) -> Option<u64> {
     (usec != INFINITY).then(|| sys::now_nsec().saturating_add(usec.saturating_mul(1000)))
 }
 

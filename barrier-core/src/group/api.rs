@@ -3,14 +3,10 @@
 #[cfg(feature = "std")]
 use super::env;
 use super::raw::RawGroup;
+use crate::barrier::usec;
 use crate::error::Error;
 use core::time::Duration;
 use libc::pollfd;
-
-/// Microseconds, rounded up so that a wait never ends before `timeout`.
-fn usec(timeout: Duration) -> u64 {
-    u64::try_from(timeout.as_nanos().div_ceil(1000)).unwrap_or(crate::raw::INFINITY)
-}
 
 /// One member's handle on an N-party barrier, owning its descriptors.
 ///

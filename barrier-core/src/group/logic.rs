@@ -95,20 +95,6 @@ pub enum Wait {
     Abortion,
 }
 
-impl Wait {
-    /// The value a waiting member publishes in its slot, so that the member
-    /// that can end the wait knows to ring its doorbell: the count a sync
-    /// waits for. 0 means "not waiting"; a sync for 0 barriers never needs
-    /// to wait. A wait for an abortion publishes nothing (every abort
-    /// rings every member); its code, `u64::MAX`, no count reaches.
-    pub const fn code(self) -> u64 {
-        match self {
-            Wait::Sync(target) => target,
-            Wait::Abortion => u64::MAX,
-        }
-    }
-}
-
 /// One other member, as one look saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Peer {
@@ -269,9 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn codes() {
-        assert_eq!(Wait::Sync(7).code(), 7);
-        assert_eq!(Wait::Abortion.code(), u64::MAX);
+    fn rings_only_the_level() {
         assert!(rings(3, 3) && !rings(2, 3) && !rings(u64::MAX, 3) && !rings(0, 3));
     }
 }

@@ -20,7 +20,7 @@ use libc::{c_int, pollfd};
 struct Slot {
     /// Barriers placed, ever.
     placed: AtomicU64,
-    /// What the member waits for ([`Wait::code`]), 0 when it does not.
+    /// The count its sync waits for, 0 when it waits for none.
     waiting: AtomicU64,
     /// 1 once the member aborted or failed.
     aborted: AtomicU32,
@@ -45,12 +45,6 @@ const MAGIC: u64 = u64::from_le_bytes(*b"libbarG1");
 fn shared_len(n: usize) -> usize {
     let bytes = core::mem::size_of::<Head>() + n * core::mem::size_of::<Slot>();
     bytes.div_ceil(4096) * 4096
-}
-
-/// When a bounded wait gives up: `None` for no bound.
-fn deadline(usec: u64) -> Option<u64> {
-    (usec != crate::raw::INFINITY)
-        .then(|| sys::now_nsec().saturating_add(usec.saturating_mul(1000)))
 }
 
 /// The `epoll_wait` timeout for `nsec` nanoseconds: milliseconds, rounded
@@ -146,27 +140,37 @@ impl RawGroup {
         if !(2..=MAX).contains(&n) {
             return Err(libc::EINVAL);
         }
-        let len = core::mem::size_of::<RawGroup>();
-        let p = sys::map(-1, len)?.cast::<RawGroup>();
-        // A mapping at address 0 cannot be told from NULL in C; the kernel
-        // does not place one there unasked.
-        let Some(p) = core::ptr::NonNull::new(p) else {
-            return Err(libc::ENOMEM);
-        };
+        let p = Self::map_handle()?;
         // SAFETY: the mapping is fresh, writable, page-aligned and large
         // enough for a RawGroup, and only this function knows it.
         let made = unsafe {
             p.as_ptr().write(RawGroup::empty(n));
             (*p.as_ptr()).make()
         };
-        match made {
-            Ok(()) => Ok(p),
-            Err(errno) => {
-                // SAFETY: as above; `make` left the handle empty.
-                unsafe { sys::unmap(p.as_ptr().cast(), len) };
-                Err(errno)
-            }
+        if let Err(errno) = made {
+            // SAFETY: as above; `make` left the handle empty.
+            unsafe { Self::unmap_handle(p) };
+            return Err(errno);
         }
+        Ok(p)
+    }
+
+    /// Maps private memory for one handle.
+    fn map_handle() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
+        let p = sys::map(-1, core::mem::size_of::<RawGroup>())?;
+        // A mapping at address 0 cannot be told from NULL in C; the kernel
+        // does not place one there unasked.
+        core::ptr::NonNull::new(p.cast()).ok_or(libc::ENOMEM)
+    }
+
+    /// Unmaps the memory of [`RawGroup::map_handle`].
+    ///
+    /// # Safety
+    /// Nothing may use `p` any more; what it holds is not destroyed.
+    unsafe fn unmap_handle(p: core::ptr::NonNull<RawGroup>) {
+        // SAFETY: mapped by map_handle with this length (the caller's
+        // contract says nothing uses it).
+        unsafe { sys::unmap(p.as_ptr().cast(), core::mem::size_of::<RawGroup>()) };
     }
 
     /// Makes what an empty handle of `self.n` members needs; on failure
@@ -232,23 +236,19 @@ impl RawGroup {
     /// # Safety
     /// As for [`RawGroup::import_env`].
     pub unsafe fn import_env_mapped() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
-        let len = core::mem::size_of::<RawGroup>();
-        let p = sys::map(-1, len)?.cast::<RawGroup>();
+        let p = Self::map_handle()?;
         // SAFETY: forwarded from the caller.
-        let imported = unsafe { RawGroup::import_env() };
-        match (imported, core::ptr::NonNull::new(p)) {
-            (Ok(g), Some(p)) => {
+        match unsafe { RawGroup::import_env() } {
+            Ok(g) => {
                 // SAFETY: the mapping is fresh, writable, page-aligned and
                 // large enough for a RawGroup.
                 unsafe { p.as_ptr().write(g) };
                 Ok(p)
             }
-            (imported, _) => {
-                // SAFETY: mapped just now with this length; nothing uses it.
-                unsafe { sys::unmap(p.cast(), len) };
-                // Give the descriptors back untouched (a mapping at 0 only).
-                imported.map(core::mem::forget)?;
-                Err(libc::ENOMEM)
+            Err(errno) => {
+                // SAFETY: mapped just now; nothing uses it.
+                unsafe { Self::unmap_handle(p) };
+                Err(errno)
             }
         }
     }
@@ -264,7 +264,7 @@ impl RawGroup {
         // contract).
         unsafe {
             (*p.as_ptr()).destroy();
-            sys::unmap(p.as_ptr().cast(), core::mem::size_of::<RawGroup>());
+            Self::unmap_handle(p);
         }
     }
 
@@ -484,7 +484,7 @@ impl RawGroup {
             if !ending || taken_in {
                 if let Some(done) = self.conclude(wait, verdict) {
                     if deadline.is_some() {
-                        self.publish(me, wait, 0);
+                        self.publish(me, wait, false);
                     }
                     return done;
                 }
@@ -499,8 +499,8 @@ impl RawGroup {
             } else if let Some(deadline) = deadline {
                 deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())))
             } else {
-                self.publish(me, wait, wait.code());
-                deadline = Some(self::deadline(usec));
+                self.publish(me, wait, true);
+                deadline = Some(crate::raw::deadline(usec));
                 continue;
             };
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
@@ -522,11 +522,14 @@ impl RawGroup {
         }
     }
 
-    /// Publishes what a sync waits for (`code`; 0: nothing), for the member
-    /// that completes it to ring our doorbell. A wait for an abortion
-    /// publishes nothing: every abort rings every member.
-    fn publish(&self, me: usize, wait: Wait, code: u64) {
-        if let Wait::Sync(_) = wait {
+    /// Publishes the count a sync waits for (or, `waiting` false, that it
+    /// waits no more), for the member that completes it to ring our
+    /// doorbell. 0 means "not waiting": a sync for 0 barriers never needs
+    /// to wait. A wait for an abortion publishes nothing: every abort rings
+    /// every member.
+    fn publish(&self, me: usize, wait: Wait, waiting: bool) {
+        if let Wait::Sync(target) = wait {
+            let code = if waiting { target } else { 0 };
             self.slot(me).waiting.store(code, SeqCst);
         }
     }
