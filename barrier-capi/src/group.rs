@@ -19,6 +19,18 @@ const _: () = assert!(MAX == 64 && env::ENV_MAX == 64);
 /// `BARRIER_GROUP_POLLFDS_MAX`: the one epoll descriptor.
 const POLLFDS_MAX: usize = 1;
 
+/// Stores a made handle into `*g` and returns 0, or returns the negative
+/// errno (`*g` stays as it is: the callers set it to NULL first).
+fn hand_out(g: &mut *mut RawGroup, made: Result<NonNull<RawGroup>, c_int>) -> c_int {
+    match made {
+        Ok(p) => {
+            *g = p.as_ptr();
+            0
+        }
+        Err(errno) => -errno,
+    }
+}
+
 /// Creates a group of `n` members in `*g`: a shared page, and an eventfd,
 /// a pipe and an epoll instance per member, all close-on-exec. Fork (or spawn) the other
 /// members, then every member, this process included, calls
@@ -37,13 +49,7 @@ pub unsafe extern "C" fn barrier_group_new(g: *mut *mut RawGroup, n: c_uint) -> 
         return -libc::EINVAL;
     };
     *g = core::ptr::null_mut();
-    match RawGroup::create_mapped(n as usize) {
-        Ok(p) => {
-            *g = p.as_ptr();
-            0
-        }
-        Err(errno) => -errno,
-    }
+    hand_out(g, RawGroup::create_mapped(n as usize))
 }
 
 /// Makes this process member `rank` (0 to n - 1) of the group, once, after
@@ -308,11 +314,5 @@ pub unsafe extern "C" fn barrier_group_import_env(g: *mut *mut RawGroup) -> c_in
     // SAFETY: by the API's contract the descriptors the variable names are
     // handed to this call, and it does not run beside another thread's
     // use of the environment.
-    match unsafe { RawGroup::import_env_mapped() } {
-        Ok(p) => {
-            *g = p.as_ptr();
-            0
-        }
-        Err(errno) => -errno,
-    }
+    hand_out(g, unsafe { RawGroup::import_env_mapped() })
 }
