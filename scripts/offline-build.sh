@@ -28,7 +28,7 @@ if [ "${1:-}" = --inside ]; then
 fi
 
 build=target/meson-dist
-bash scripts/meson-setup.sh "$build" >/dev/null
+bash meson/setup-build.sh "$build" >/dev/null
 rm -rf "$build/meson-dist"
 meson dist -C "$build" --no-tests --formats xztar "$@"
 tarball=$(find "$build/meson-dist" -name 'libbarrier-*.tar.xz')

@@ -91,7 +91,7 @@ phase "cargo test --features tokio: AsyncBarrier's tests and doc tests" async_te
 # with the baseline in abi/.
 meson_test() { # build-dir setup-options...
     local build=$1
-    bash scripts/meson-setup.sh "$@"
+    bash meson/setup-build.sh "$@"
     meson compile -C "$build"
     meson test -C "$build" --print-errorlogs
 }

@@ -11,7 +11,7 @@
 //! require, and what "forwarded from the caller" means below.
 //!
 //! The doc comments of the exported functions are the C documentation:
-//! cbindgen copies them into `include/barrier.h`, and `scripts/man.py`
+//! cbindgen copies them into `include/barrier.h`, and `man/man.py`
 //! makes the man pages from that header. So they speak C (pointers that
 //! must be NULL or point to a `Barrier`, negative errno), and each is a
 //! description followed by paragraphs that begin with "Returns", which

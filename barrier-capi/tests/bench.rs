@@ -1,7 +1,7 @@
 //! The benchmark (bench/bench.c) keeps compiling against the header and
 //! the release library, warning-free as strict C11, and every case of it
 //! still runs with every method: `--check` runs each briefly and measures
-//! nothing (`bash scripts/bench.sh` measures). One of its methods is
+//! nothing (`bash bench/bench.sh` measures). One of its methods is
 //! systemd's shipped barrier, loaded from libsystemd-shared at run time;
 //! where that library is missing the benchmark leaves the method out with
 //! a message, except in CI (the variable `CI` set), where it fails.

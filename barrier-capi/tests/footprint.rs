@@ -15,7 +15,7 @@
 //!
 //! The figures come from the release build (the one the C suite tests),
 //! measured with binutils (`strip`, `size`, `nm`, `readelf`).
-//! `scripts/footprint.sh` prints the same figures in full.
+//! `bench/footprint.sh` prints the same figures in full.
 
 mod support;
 

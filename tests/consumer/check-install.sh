@@ -48,7 +48,7 @@ fi
 # man(1) from the installed tree (where man is installed), mandoc's lint
 # clean.
 [ -f "$root$MANDIR/man3/libbarrier.3" ] || fail "no $MANDIR/man3/libbarrier.3"
-python3 "$SOURCE_ROOT/scripts/man.py" check "$SOURCE_ROOT/include/barrier.h" "$MANDOC" "$MAN" "$root$MANDIR/man3" ||
+python3 "$SOURCE_ROOT/man/man.py" check "$SOURCE_ROOT/include/barrier.h" "$MANDOC" "$MAN" "$root$MANDIR/man3" ||
     fail "the installed man pages"
 
 # Only the installed libbarrier.pc is visible, and its paths are rebased

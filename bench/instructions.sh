@@ -8,7 +8,7 @@
 # costs more than systemd per operation. Without systemd's library its
 # columns say "-", and the script fails where CI is set. The
 # count is the same however busy the machine is, so it shows what the
-# library's own code costs, which the timings of scripts/bench.sh only show
+# library's own code costs, which the timings of bench/bench.sh only show
 # through the noise of scheduling. Each figure is the difference between
 # two runs of the benchmark of different lengths, divided by the difference
 # in length, so that start-up, fork and exit cancel out; the instructions
@@ -16,7 +16,7 @@
 # processes run on one CPU (--pin), so that the order in which they take
 # turns, and with it how many waits a round needs, is the same from run to
 # run (not pinned, a round trip's count varies by about 20). The kernel's
-# work is not counted: the syscalls are the same (scripts/syscalls.sh).
+# work is not counted: the syscalls are the same (bench/syscalls.sh).
 #   round trip   per round, the parent and the child
 #   ping-pong    per round, the parent (place_and_sync) and the child
 #                (wait_next + place)
@@ -28,7 +28,7 @@ command -v valgrind >/dev/null || {
     echo "instructions.sh needs valgrind" >&2
     exit 2
 }
-BENCH_BUILD_ONLY=1 bash scripts/bench.sh
+BENCH_BUILD_ONLY=1 bash bench/bench.sh
 target=${CARGO_TARGET_DIR:-target}
 bench=$target/bench/bench-static
 so_path=$target/release/libbarrier.so

@@ -86,7 +86,7 @@ def main(argv):
 
     os.makedirs(os.path.join(root, ".cargo"), exist_ok=True)
     with open(os.path.join(root, ".cargo", "config.toml"), "w", encoding="utf-8") as f:
-        f.write("# Written by scripts/dist-vendor.py: crates come from vendor/, not the network.\n"
+        f.write("# Written by meson/dist-vendor.py: crates come from vendor/, not the network.\n"
                 "[source.crates-io]\n"
                 "replace-with = \"vendored-sources\"\n"
                 "\n"

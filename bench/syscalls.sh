@@ -25,7 +25,7 @@ command -v strace >/dev/null || {
     echo "syscalls.sh needs strace" >&2
     exit 2
 }
-BENCH_BUILD_ONLY=1 bash scripts/bench.sh
+BENCH_BUILD_ONLY=1 bash bench/bench.sh
 bench=${CARGO_TARGET_DIR:-target}/bench/bench-static
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -28,8 +28,8 @@
 # members the counts stray by about 0.01 from (n - 1) / n. The pthread
 # barrier's sleepers each make one futex wait, and the last makes one futex
 # wake for all: 1 per member and round.
-#   bash scripts/syscalls-group.sh           sizes 2,4,8,16,64
-#   bash scripts/syscalls-group.sh 2,8       only these
+#   bash bench/syscalls-group.sh           sizes 2,4,8,16,64
+#   bash bench/syscalls-group.sh 2,8       only these
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +38,7 @@ command -v strace >/dev/null || {
     exit 2
 }
 sizes=${1:-2,4,8,16,64}
-BENCH_BUILD_ONLY=1 bash scripts/bench.sh
+BENCH_BUILD_ONLY=1 bash bench/bench.sh
 bench=${CARGO_TARGET_DIR:-target}/bench/bench-group-static
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

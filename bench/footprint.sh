@@ -55,7 +55,7 @@ echo "  stripped:   $so bytes (target <= $shared_max: $verdict)"
 size -A "$tmp/stripped.so" | awk '$2 > 0 && $1 ~ /^\./ { printf "    %-20s %6d\n", $1, $2 }'
 meson_build=target/meson-release
 meson_release() {
-    bash scripts/meson-setup.sh "$meson_build" --buildtype=release -Dlinker=lld
+    bash meson/setup-build.sh "$meson_build" --buildtype=release -Dlinker=lld
     meson compile -C "$meson_build" barrier
 }
 if command -v meson >/dev/null; then

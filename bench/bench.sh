@@ -5,14 +5,14 @@
 # of the two shared libraries (methods "so" and "systemd"); without
 # systemd's library that method is left out, or fails where CI is set.
 # Arguments go to the benchmark, e.g.:
-#   bash scripts/bench.sh --pin          both processes on one CPU
-#   bash scripts/bench.sh --runs=15 --case=rt,create
+#   bash bench/bench.sh --pin          both processes on one CPU
+#   bash bench/bench.sh --runs=15 --case=rt,create
 # BENCH_LINK=shared runs the build linked with libbarrier.so instead of
 # libbarrier.a; BENCH_BUILD_ONLY=1 only builds them (into $CARGO_TARGET_DIR/bench
 # or target/bench). The benchmark only measures; it never fails on a figure.
 # BENCH_PROGRAM=group runs the group benchmark (bench/bench-group.c, built
 # the same two ways) instead, e.g.:
-#   BENCH_PROGRAM=group bash scripts/bench.sh --pin --runs=15
+#   BENCH_PROGRAM=group bash bench/bench.sh --pin --runs=15
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
