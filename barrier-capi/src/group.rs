@@ -8,7 +8,7 @@
 //! rules of the crate's (they become the header and the man pages).
 
 use crate::{answer, env_buffer, look, with};
-use barrier_core::group::{env, logic::MAX};
+use barrier_core::group::{env, state::MAX};
 use barrier_core::RawGroup;
 use core::ptr::NonNull;
 use libc::{c_int, c_uint};

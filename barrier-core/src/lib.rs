@@ -144,23 +144,17 @@ compile_error!(
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "tokio")]
-mod async_barrier;
 mod barrier;
-pub mod env;
 mod error;
 pub mod group;
-pub mod raw;
-pub mod state;
 mod sys;
 
 #[cfg(feature = "tokio")]
-pub use async_barrier::AsyncBarrier;
-pub use barrier::{Barrier, Role};
+pub use barrier::AsyncBarrier;
+pub use barrier::{env, raw, state};
+pub use barrier::{Barrier, RawBarrier, Role, State};
 pub use error::{Errno, Error};
 pub use group::{Group, RawGroup};
-pub use raw::RawBarrier;
-pub use state::State;
 
 /// Defines a `#[panic_handler]` that aborts, unless this crate was built
 /// with its `std` feature, in which case std provides the handler.

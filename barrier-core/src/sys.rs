@@ -265,7 +265,7 @@ pub fn inspect(fd: c_int) -> Result<(FdKind, bool), Errno> {
     }
     // "/proc/self/fd/", at most 11 characters and a NUL.
     let mut path = *b"/proc/self/fd/\0\0\0\0\0\0\0\0\0\0\0\0";
-    crate::env::Cursor::new(&mut path[14..25])
+    crate::barrier::env::Cursor::new(&mut path[14..25])
         .push_decimal(i64::from(fd))
         .ok_or(libc::EINVAL)?;
     let mut target = [0u8; 32];

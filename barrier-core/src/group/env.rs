@@ -15,8 +15,8 @@
 //! variable stays short whatever the group's size. Formatting needs no
 //! allocation; parsing is strict, since the environment is outside input.
 
-use super::logic::{Knowledge, MAX};
-use crate::env::{parse_fields, Cursor};
+use super::state::{Knowledge, MAX};
+use crate::barrier::env::{parse_fields, Cursor};
 use crate::error::Errno;
 use core::ffi::CStr;
 use libc::c_int;

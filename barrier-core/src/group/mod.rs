@@ -9,7 +9,7 @@
 //! - [`Group`] is the owned Rust API;
 //! - [`RawGroup`] is the protocol, which the C library's `BarrierGroup`
 //!   wraps;
-//! - [`logic`] is the pure part: what a member knows, and what a look at
+//! - [`state`] is the pure part: what a member knows, and what a look at
 //!   the others means;
 //! - [`env`](mod@env) carries a member across `execve()`.
 //!
@@ -91,10 +91,10 @@
 //! pointer (the C library's) one more page. No call but `new`, `import_env` and `free` maps or
 //! unmaps memory, and none allocates.
 
-mod api;
 pub mod env;
-pub mod logic;
+mod owned;
 mod raw;
+pub mod state;
 
-pub use api::Group;
+pub use owned::Group;
 pub use raw::RawGroup;

@@ -7,7 +7,7 @@
 //! explicitly): call [`RawGroup::destroy`], or use [`super::Group`].
 
 use super::env;
-use super::logic::{self, judge, Knowledge, Peer, Verdict, Wait, MAX};
+use super::state::{self, judge, Knowledge, Peer, Verdict, Wait, MAX};
 use crate::error::{Errno, Error};
 use crate::sys;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
@@ -385,7 +385,7 @@ impl RawGroup {
         let others = || (0..self.n).filter(move |&k| k != me);
         if others().all(|k| self.slot(k).placed.load(SeqCst) >= count) {
             for k in others() {
-                if logic::rings(self.slot(k).waiting.load(SeqCst), count) {
+                if state::rings(self.slot(k).waiting.load(SeqCst), count) {
                     if let Err(errno) = self.ring(k) {
                         return Err(self.fail(me, errno));
                     }
@@ -500,7 +500,7 @@ impl RawGroup {
                 deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())))
             } else {
                 self.publish(me, wait, true);
-                deadline = Some(crate::raw::deadline(usec));
+                deadline = Some(crate::barrier::raw::deadline(usec));
                 continue;
             };
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];

@@ -3,7 +3,7 @@
 #[cfg(feature = "std")]
 use super::env;
 use super::raw::RawGroup;
-use crate::barrier::usec;
+use crate::barrier::owned::usec;
 use crate::error::Error;
 use core::time::Duration;
 use libc::pollfd;
@@ -74,7 +74,7 @@ impl Group {
     /// this one. `Err(Aborted)` if a member aborted, or one that exited
     /// placed too few.
     pub fn sync(&mut self) -> Result<(), Error> {
-        self.raw.sync(crate::raw::INFINITY)
+        self.raw.sync(crate::barrier::raw::INFINITY)
     }
 
     /// [`Group::sync`], giving up with [`Error::TimedOut`] after `timeout`;
@@ -85,7 +85,7 @@ impl Group {
 
     /// Places a barrier, then syncs.
     pub fn place_and_sync(&mut self) -> Result<(), Error> {
-        self.raw.place_and_sync(crate::raw::INFINITY)
+        self.raw.place_and_sync(crate::barrier::raw::INFINITY)
     }
 
     /// [`Group::place_and_sync`] with a bounded sync; after
@@ -105,7 +105,7 @@ impl Group {
     /// Waits until another member aborts, exits or crashes.
     /// `Err(Aborted)` if this member aborted too.
     pub fn wait_abortion(&mut self) -> Result<(), Error> {
-        self.raw.wait_abortion(crate::raw::INFINITY)
+        self.raw.wait_abortion(crate::barrier::raw::INFINITY)
     }
 
     /// [`Group::wait_abortion`], giving up with [`Error::TimedOut`] after
@@ -209,7 +209,7 @@ impl Group {
         use std::os::unix::process::CommandExt;
 
         let mut value = [0u8; env::ENV_MAX];
-        let mut keep = [-1; 2 * super::logic::MAX + 2];
+        let mut keep = [-1; 2 * super::state::MAX + 2];
         let (len, count) = self
             .raw
             .spawn_env(rank, &mut value, &mut keep)

@@ -19,13 +19,13 @@
 //! wake-up repeats.
 
 use crate::{Barrier, Error};
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::Interest;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 /// A [`Barrier`] end whose waits are futures, for a tokio runtime with its
 /// I/O driver enabled.
@@ -116,7 +116,7 @@ impl AsyncBarrier {
                 "AsyncBarrier::new: the barrier's role is not set",
             )
         })?;
-        tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+        ::tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
         let read_end = barrier.as_raw().pipe[0] == hangup.fd;
         // The child holds the pipe's write end, whose hang-up (POLLERR)
         // tokio sees through the writing direction. It is writable at

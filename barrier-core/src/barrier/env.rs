@@ -6,9 +6,9 @@
 //! and no locks, so it can run between fork() and execve(); parsing is
 //! strict, since the environment is outside input.
 
+use crate::barrier::raw::RawBarrier;
+use crate::barrier::state::{BIAS, COUNTER_MIN};
 use crate::error::Errno;
-use crate::raw::RawBarrier;
-use crate::state::{BIAS, COUNTER_MIN};
 use core::ffi::CStr;
 use libc::c_int;
 
@@ -161,7 +161,7 @@ pub fn parse_value(value: &[u8]) -> Result<RawBarrier, Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{I_ABORTED, THEY_ABORTED, WE_ABORTED};
+    use crate::barrier::state::{I_ABORTED, THEY_ABORTED, WE_ABORTED};
 
     fn end(me: c_int, them: c_int, pipe: [c_int; 2], barriers: i64) -> RawBarrier {
         RawBarrier {

@@ -15,8 +15,8 @@
 //! by it, so that nothing else in the process closes it or uses it other
 //! than through this object. [`crate::Barrier`] upholds this for Rust code.
 
+use crate::barrier::state::{State, ABORTION, SINGLE};
 use crate::error::{Errno, Error};
-use crate::state::{State, ABORTION, SINGLE};
 use crate::sys;
 use libc::{c_int, c_uint, pollfd};
 
@@ -205,7 +205,7 @@ impl RawBarrier {
     /// for the new program's environment. Returns the length without the
     /// NUL. Async-signal-safe: no allocation, no locks.
     ///
-    /// `ENOBUFS` if `buf` is too small ([`crate::env::ENV_MAX`] always
+    /// `ENOBUFS` if `buf` is too small ([`crate::barrier::env::ENV_MAX`] always
     /// suffices); `EINVAL` before the role is set; `EBADF` if a descriptor
     /// is missing. On any error nothing has changed.
     ///
@@ -218,8 +218,8 @@ impl RawBarrier {
         }
         // Format aside first: a buffer that turns out too small is left as
         // it was.
-        let mut text = [0u8; crate::env::ENV_MAX];
-        let len = crate::env::format(self, &mut text).ok_or(libc::ENOBUFS)?;
+        let mut text = [0u8; crate::barrier::env::ENV_MAX];
+        let len = crate::barrier::env::format(self, &mut text).ok_or(libc::ENOBUFS)?;
         let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
         let fds = [self.me, them, hup_fd];
         let mut was_cloexec = [false; 3];
@@ -255,8 +255,8 @@ impl RawBarrier {
     /// read or change the environment meanwhile.
     pub unsafe fn import_env(&mut self) -> Result<(), Errno> {
         *self = RawBarrier::NULL;
-        let value = sys::getenv(crate::env::VAR_C).ok_or(libc::ENOENT)?;
-        let end = crate::env::parse_value(value)?;
+        let value = sys::getenv(crate::barrier::env::VAR_C).ok_or(libc::ENOENT)?;
+        let end = crate::barrier::env::parse_value(value)?;
         let [hup_fd, them] = end.pollfds()?.map(|p| p.fd);
         let hup_kind = if end.pipe[0] >= 0 {
             sys::FdKind::PipeRead
@@ -280,7 +280,7 @@ impl RawBarrier {
         for (fd, _) in expected {
             sys::set_cloexec(fd, true)?;
         }
-        sys::unsetenv(crate::env::VAR_C);
+        sys::unsetenv(crate::barrier::env::VAR_C);
         *self = end;
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! The owned, safe Rust API.
 
+use crate::barrier::raw::{self, RawBarrier};
+use crate::barrier::state::State;
 use crate::error::Error;
-use crate::raw::{self, RawBarrier};
-use crate::state::State;
 use core::time::Duration;
 
 /// Which side of the barrier a process (or thread) is.
@@ -263,12 +263,12 @@ impl Barrier {
             pipe: [-1, w],
             barriers: self.raw.barriers,
         };
-        let mut value = [0u8; crate::env::ENV_MAX];
-        let len = crate::env::format_value(&child_end, &mut value)
+        let mut value = [0u8; crate::barrier::env::ENV_MAX];
+        let len = crate::barrier::env::format_value(&child_end, &mut value)
             .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOBUFS))?;
         let value = std::str::from_utf8(&value[..len])
             .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        command.env(crate::env::VAR, value);
+        command.env(crate::barrier::env::VAR, value);
         let keep = [child_end.me, child_end.them, w];
         // SAFETY: the closure only calls fcntl, which is async-signal-safe,
         // and touches no memory shared with other threads.
