@@ -26,8 +26,8 @@
 
 mod group;
 
-use barrier_core::raw::{self, RawBarrier};
 use barrier_core::Error;
+use barrier_core::RawBarrier;
 use libc::{c_int, c_uint};
 
 barrier_core::panic_handler_unless_std!();
@@ -185,7 +185,7 @@ pub unsafe extern "C" fn barrier_abort(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_next(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, false, |b| b.wait_next(raw::INFINITY).is_ok()) }
+    unsafe { with(b, false, |b| b.wait_next(barrier_core::INFINITY).is_ok()) }
 }
 
 /// Waits until the other side aborts, exits or crashes. This side's own
@@ -197,7 +197,11 @@ pub unsafe extern "C" fn barrier_wait_next(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_wait_abortion(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, false, |b| b.wait_abortion(raw::INFINITY).is_ok()) }
+    unsafe {
+        with(b, false, |b| {
+            b.wait_abortion(barrier_core::INFINITY).is_ok()
+        })
+    }
 }
 
 /// Waits for the other side's next barrier that matches one of ours;
@@ -208,7 +212,7 @@ pub unsafe extern "C" fn barrier_wait_abortion(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync_next(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, false, |b| b.sync_next(raw::INFINITY).is_ok()) }
+    unsafe { with(b, false, |b| b.sync_next(barrier_core::INFINITY).is_ok()) }
 }
 
 /// Waits until the other side placed at least as many barriers as this
@@ -219,7 +223,7 @@ pub unsafe extern "C" fn barrier_sync_next(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_sync(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, false, |b| b.sync(raw::INFINITY).is_ok()) }
+    unsafe { with(b, false, |b| b.sync(barrier_core::INFINITY).is_ok()) }
 }
 
 /// `barrier_place()`, then `barrier_sync()`.
@@ -228,7 +232,11 @@ pub unsafe extern "C" fn barrier_sync(b: *mut RawBarrier) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_place_and_sync(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, false, |b| b.place_and_sync(raw::INFINITY).is_ok()) }
+    unsafe {
+        with(b, false, |b| {
+            b.place_and_sync(barrier_core::INFINITY).is_ok()
+        })
+    }
 }
 
 /// Tells whether this side aborted (alone or as well as the other side).

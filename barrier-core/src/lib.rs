@@ -147,7 +147,11 @@ extern crate std;
 mod barrier;
 mod error;
 pub mod group;
+#[cfg(feature = "std")]
+mod spawn;
 mod sys;
+mod text;
+mod time;
 
 #[cfg(feature = "tokio")]
 pub use barrier::AsyncBarrier;
@@ -155,6 +159,7 @@ pub use barrier::{env, raw, state};
 pub use barrier::{Barrier, RawBarrier, Role, State};
 pub use error::{Errno, Error};
 pub use group::{Group, RawGroup};
+pub use time::INFINITY;
 
 /// Defines a `#[panic_handler]` that aborts, unless this crate was built
 /// with its `std` feature, in which case std provides the handler.

@@ -174,16 +174,6 @@ pub fn now_nsec() -> u64 {
         .saturating_add(ts.tv_nsec as u64)
 }
 
-/// A relative timeout of `nsec` nanoseconds for [`poll`].
-pub fn timespec_from_nsec(nsec: u64) -> timespec {
-    // Seconds beyond what time_t holds are as good as forever.
-    let secs = nsec / 1_000_000_000;
-    timespec {
-        tv_sec: secs.min(libc::time_t::MAX as u64) as libc::time_t,
-        tv_nsec: (nsec % 1_000_000_000) as libc::c_long,
-    }
-}
-
 /// A close-on-exec duplicate of `fd`.
 pub fn dup_cloexec(fd: c_int) -> Result<c_int, Errno> {
     // SAFETY: fcntl with F_DUPFD_CLOEXEC takes an integer argument.
@@ -265,7 +255,7 @@ pub fn inspect(fd: c_int) -> Result<(FdKind, bool), Errno> {
     }
     // "/proc/self/fd/", at most 11 characters and a NUL.
     let mut path = *b"/proc/self/fd/\0\0\0\0\0\0\0\0\0\0\0\0";
-    crate::barrier::env::Cursor::new(&mut path[14..25])
+    crate::text::Cursor::new(&mut path[14..25])
         .push_decimal(i64::from(fd))
         .ok_or(libc::EINVAL)?;
     let mut target = [0u8; 32];

@@ -6,9 +6,11 @@
 //! and no locks, so it can run between fork() and execve(); parsing is
 //! strict, since the environment is outside input.
 
-use crate::barrier::raw::RawBarrier;
-use crate::barrier::state::{BIAS, COUNTER_MIN};
+use super::raw::RawBarrier;
+use super::state::{BIAS, COUNTER_MIN};
 use crate::error::Errno;
+use crate::sys;
+use crate::text::{parse_fields, Cursor};
 use core::ffi::CStr;
 use libc::c_int;
 
@@ -22,47 +24,6 @@ pub(crate) const VAR_C: &CStr = c"BARRIER_FDS";
 /// and `=` (12), four descriptors of at most 11 characters, a counter of
 /// at most 20, four commas and the NUL; 96 leaves room to spare.
 pub const ENV_MAX: usize = 96;
-
-/// Appends to a fixed buffer without panicking; reports overflow instead.
-pub(crate) struct Cursor<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl<'a> Cursor<'a> {
-    pub(crate) fn new(buf: &'a mut [u8]) -> Cursor<'a> {
-        Cursor { buf, len: 0 }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> Option<()> {
-        let end = self.len.checked_add(bytes.len())?;
-        self.buf.get_mut(self.len..end)?.copy_from_slice(bytes);
-        self.len = end;
-        Some(())
-    }
-
-    pub(crate) fn push_decimal(&mut self, value: i64) -> Option<()> {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut magnitude = value.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (magnitude % 10) as u8;
-            magnitude /= 10;
-            if magnitude == 0 {
-                break;
-            }
-        }
-        if value < 0 {
-            self.push(b"-")?;
-        }
-        self.push(&digits[i..])
-    }
-}
 
 /// Writes `NAME=value` and a NUL for `end` into `out`; returns the length
 /// without the NUL, or `None` if `out` is too small.
@@ -91,39 +52,6 @@ fn format_value_into(end: &RawBarrier, c: &mut Cursor<'_>) -> Option<()> {
         c.push(b",")?;
     }
     c.push_decimal(end.barriers)
-}
-
-fn parse_i64(field: &[u8]) -> Option<i64> {
-    let (negative, digits) = match field.split_first()? {
-        (b'-', rest) => (true, rest),
-        _ => (false, field),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    // Accumulate negatively so that i64::MIN parses too.
-    let mut value: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
-    }
-    if negative {
-        Some(value)
-    } else {
-        value.checked_neg()
-    }
-}
-
-/// Parses exactly `out.len()` comma-separated decimal fields of `value`
-/// into `out`; `None` if there are more or fewer, or one is malformed.
-pub(crate) fn parse_fields(value: &[u8], out: &mut [i64]) -> Option<()> {
-    let mut parts = value.split(|&b| b == b',');
-    for slot in out.iter_mut() {
-        *slot = parts.next().and_then(parse_i64)?;
-    }
-    parts.next().is_none().then_some(())
 }
 
 /// Parses a variable's value into the end it describes, checking only its
@@ -156,6 +84,93 @@ pub fn parse_value(value: &[u8]) -> Result<RawBarrier, Errno> {
         return Err(libc::EINVAL);
     }
     Ok(end)
+}
+
+impl RawBarrier {
+    /// Before execve(), after the role is set: lets this end's descriptors
+    /// survive execve() and writes `BARRIER_FDS=...` and a NUL into `buf`,
+    /// for the new program's environment. Returns the length without the
+    /// NUL. Async-signal-safe: no allocation, no locks.
+    ///
+    /// `ENOBUFS` if `buf` is too small ([`ENV_MAX`] always
+    /// suffices); `EINVAL` before the role is set; `EBADF` if a descriptor
+    /// is missing. On any error nothing has changed.
+    ///
+    /// # Safety
+    /// See the [module documentation](super::raw).
+    pub unsafe fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let [hup_fd, them] = self.pollfds()?.map(|p| p.fd);
+        if self.me < 0 {
+            return Err(libc::EBADF);
+        }
+        // Format aside first: a buffer that turns out too small is left as
+        // it was.
+        let mut text = [0u8; ENV_MAX];
+        let len = format(self, &mut text).ok_or(libc::ENOBUFS)?;
+        let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
+        let fds = [self.me, them, hup_fd];
+        let mut was_cloexec = [false; 3];
+        for (i, &fd) in fds.iter().enumerate() {
+            match sys::set_cloexec(fd, false) {
+                Ok(was) => was_cloexec[i] = was,
+                Err(errno) => {
+                    for (&done, &was) in fds[..i].iter().zip(&was_cloexec) {
+                        let _ = sys::set_cloexec(done, was);
+                    }
+                    return Err(errno);
+                }
+            }
+        }
+        out.copy_from_slice(&text[..=len]);
+        Ok(len)
+    }
+
+    /// In the program started by execve(): takes over the end that
+    /// `$BARRIER_FDS` describes, counter included, and removes the
+    /// variable. Checks that each descriptor is open, of the right kind and
+    /// non-blocking (as every descriptor the library makes is), and that the
+    /// two eventfds are different ones; then makes them close-on-exec again.
+    ///
+    /// On failure the object is [`RawBarrier::NULL`] and nothing was closed
+    /// or changed: `ENOENT` if the variable is unset, `EINVAL` if its value
+    /// is malformed, `EBADF` if a descriptor is closed, of the wrong kind,
+    /// or named twice.
+    ///
+    /// # Safety
+    /// The descriptors the variable names must belong to no one else in
+    /// this process (they become this object's), and no other thread may
+    /// read or change the environment meanwhile.
+    pub unsafe fn import_env(&mut self) -> Result<(), Errno> {
+        *self = RawBarrier::NULL;
+        let value = sys::getenv(VAR_C).ok_or(libc::ENOENT)?;
+        let end = parse_value(value)?;
+        let [hup_fd, them] = end.pollfds()?.map(|p| p.fd);
+        let hup_kind = if end.pipe[0] >= 0 {
+            sys::FdKind::PipeRead
+        } else {
+            sys::FdKind::PipeWrite
+        };
+        let expected = [
+            (end.me, sys::FdKind::EventFd),
+            (them, sys::FdKind::EventFd),
+            (hup_fd, hup_kind),
+        ];
+        for (fd, kind) in expected {
+            match sys::inspect(fd) {
+                Ok((k, nonblocking)) if k == kind && nonblocking => {}
+                _ => return Err(libc::EBADF),
+            }
+        }
+        if sys::same_file(end.me, them) {
+            return Err(libc::EBADF);
+        }
+        for (fd, _) in expected {
+            sys::set_cloexec(fd, true)?;
+        }
+        sys::unsetenv(VAR_C);
+        *self = end;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -274,14 +289,5 @@ mod tests {
             let n = format_value(&end(3, 4, [5, -1], state), &mut buf).unwrap();
             assert!(parse_value(&buf[..n]).is_ok(), "{state}");
         }
-    }
-
-    #[test]
-    fn decimal_extremes() {
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64(b"9223372036854775808"), None);
-        assert_eq!(parse_i64(b"-"), None);
-        assert_eq!(parse_i64(b"007"), Some(7));
     }
 }

@@ -1,8 +1,11 @@
 //! The owned, safe Rust API.
 
-use crate::barrier::raw::{self, RawBarrier};
-use crate::barrier::state::State;
+#[cfg(feature = "std")]
+use super::env;
+use super::raw::{self, RawBarrier};
+use super::state::State;
 use crate::error::Error;
+use crate::time::{usec, INFINITY};
 use core::time::Duration;
 
 /// Which side of the barrier a process (or thread) is.
@@ -46,12 +49,6 @@ pub struct Barrier {
     raw: RawBarrier,
 }
 
-/// Microseconds, rounded up so that a wait never ends before `timeout`.
-pub(crate) fn usec(timeout: Duration) -> u64 {
-    // u64::MAX microseconds is over half a million years: as good as no bound.
-    u64::try_from(timeout.as_nanos().div_ceil(1000)).unwrap_or(raw::INFINITY)
-}
-
 impl Barrier {
     /// Creates both ends in this process, roles not yet set.
     pub fn new() -> Result<Barrier, Error> {
@@ -88,7 +85,7 @@ impl Barrier {
     /// Waits until at least one more barrier of theirs arrives.
     pub fn wait_next(&mut self) -> Result<(), Error> {
         // SAFETY: a Barrier owns the descriptors it names.
-        unsafe { self.raw.wait_next(raw::INFINITY) }
+        unsafe { self.raw.wait_next(INFINITY) }
     }
 
     /// [`Barrier::wait_next`], giving up with [`Error::TimedOut`] after `timeout`.
@@ -101,7 +98,7 @@ impl Barrier {
     /// aborted as well.
     pub fn wait_abortion(&mut self) -> Result<(), Error> {
         // SAFETY: a Barrier owns the descriptors it names.
-        unsafe { self.raw.wait_abortion(raw::INFINITY) }
+        unsafe { self.raw.wait_abortion(INFINITY) }
     }
 
     /// [`Barrier::wait_abortion`], giving up with [`Error::TimedOut`] after `timeout`.
@@ -114,7 +111,7 @@ impl Barrier {
     /// once if none of ours is unmatched.
     pub fn sync_next(&mut self) -> Result<(), Error> {
         // SAFETY: a Barrier owns the descriptors it names.
-        unsafe { self.raw.sync_next(raw::INFINITY) }
+        unsafe { self.raw.sync_next(INFINITY) }
     }
 
     /// [`Barrier::sync_next`], giving up with [`Error::TimedOut`] after `timeout`.
@@ -126,7 +123,7 @@ impl Barrier {
     /// Waits until they placed at least as many barriers as we did.
     pub fn sync(&mut self) -> Result<(), Error> {
         // SAFETY: a Barrier owns the descriptors it names.
-        unsafe { self.raw.sync(raw::INFINITY) }
+        unsafe { self.raw.sync(INFINITY) }
     }
 
     /// [`Barrier::sync`], giving up with [`Error::TimedOut`] after `timeout`.
@@ -138,7 +135,7 @@ impl Barrier {
     /// Places a barrier, then syncs.
     pub fn place_and_sync(&mut self) -> Result<(), Error> {
         // SAFETY: a Barrier owns the descriptors it names.
-        unsafe { self.raw.place_and_sync(raw::INFINITY) }
+        unsafe { self.raw.place_and_sync(INFINITY) }
     }
 
     /// Two ready ends, `(parent, child)`, with roles set and each owning its
@@ -247,12 +244,9 @@ impl Barrier {
         &mut self,
         command: &mut std::process::Command,
     ) -> std::io::Result<std::process::Child> {
-        use std::os::unix::process::CommandExt;
-
         let [r, w] = self.raw.pipe;
-        // A fresh barrier holds both pipe ends. Its descriptors must not be
-        // 0, 1 or 2, which the command's stdio set-up would replace.
-        if r < 0 || w < 0 || [self.raw.me, self.raw.them, w].iter().any(|&fd| fd < 3) {
+        // A fresh barrier holds both pipe ends.
+        if r < 0 || w < 0 {
             return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
         // What the child would hold after fork() and set_role(CHILD); its
@@ -263,25 +257,11 @@ impl Barrier {
             pipe: [-1, w],
             barriers: self.raw.barriers,
         };
-        let mut value = [0u8; crate::barrier::env::ENV_MAX];
-        let len = crate::barrier::env::format_value(&child_end, &mut value)
+        let mut value = [0u8; env::ENV_MAX];
+        let len = env::format_value(&child_end, &mut value)
             .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOBUFS))?;
-        let value = std::str::from_utf8(&value[..len])
-            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        command.env(crate::barrier::env::VAR, value);
         let keep = [child_end.me, child_end.them, w];
-        // SAFETY: the closure only calls fcntl, which is async-signal-safe,
-        // and touches no memory shared with other threads.
-        unsafe {
-            command.pre_exec(move || {
-                for fd in keep {
-                    crate::sys::set_cloexec(fd, false)
-                        .map_err(std::io::Error::from_raw_os_error)?;
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn()?;
+        let child = crate::spawn::spawn(command, env::VAR, &value[..len], &keep)?;
         self.set_role(Role::Parent);
         Ok(child)
     }

@@ -15,18 +15,15 @@
 //! by it, so that nothing else in the process closes it or uses it other
 //! than through this object. [`crate::Barrier`] upholds this for Rust code.
 
-use crate::barrier::state::{State, ABORTION, SINGLE};
+use super::state::{State, ABORTION, SINGLE};
 use crate::error::{Errno, Error};
-use crate::sys;
+use crate::{sys, time};
 use libc::{c_int, c_uint, pollfd};
 
 /// Role value of the process that keeps the pipe's read end.
 pub const PARENT: c_uint = 0;
 /// Role value of the process that keeps the pipe's write end.
 pub const CHILD: c_uint = 1;
-
-/// A timeout meaning "wait without a bound", in microseconds.
-pub const INFINITY: u64 = u64::MAX;
 
 /// One end of a barrier, laid out as systemd's `struct Barrier`.
 ///
@@ -49,11 +46,6 @@ pub struct RawBarrier {
     /// The state: a counter of barriers placed minus barriers consumed,
     /// or one of the reserved "aborted" values near `INT64_MIN`.
     pub barriers: i64,
-}
-
-/// When a bounded wait gives up: `None` for no bound.
-pub(crate) fn deadline(usec: u64) -> Option<u64> {
-    (usec != INFINITY).then(|| sys::now_nsec().saturating_add(usec.saturating_mul(1000)))
 }
 
 // `RawBarrier::NULL` is defined through this macro so that cbindgen, which
@@ -200,91 +192,6 @@ impl RawBarrier {
         ]
     }
 
-    /// Before execve(), after the role is set: lets this end's descriptors
-    /// survive execve() and writes `BARRIER_FDS=...` and a NUL into `buf`,
-    /// for the new program's environment. Returns the length without the
-    /// NUL. Async-signal-safe: no allocation, no locks.
-    ///
-    /// `ENOBUFS` if `buf` is too small ([`crate::barrier::env::ENV_MAX`] always
-    /// suffices); `EINVAL` before the role is set; `EBADF` if a descriptor
-    /// is missing. On any error nothing has changed.
-    ///
-    /// # Safety
-    /// See the [module documentation](self).
-    pub unsafe fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        let [hup_fd, them] = self.pollfds()?.map(|p| p.fd);
-        if self.me < 0 {
-            return Err(libc::EBADF);
-        }
-        // Format aside first: a buffer that turns out too small is left as
-        // it was.
-        let mut text = [0u8; crate::barrier::env::ENV_MAX];
-        let len = crate::barrier::env::format(self, &mut text).ok_or(libc::ENOBUFS)?;
-        let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
-        let fds = [self.me, them, hup_fd];
-        let mut was_cloexec = [false; 3];
-        for (i, &fd) in fds.iter().enumerate() {
-            match sys::set_cloexec(fd, false) {
-                Ok(was) => was_cloexec[i] = was,
-                Err(errno) => {
-                    for (&done, &was) in fds[..i].iter().zip(&was_cloexec) {
-                        let _ = sys::set_cloexec(done, was);
-                    }
-                    return Err(errno);
-                }
-            }
-        }
-        out.copy_from_slice(&text[..=len]);
-        Ok(len)
-    }
-
-    /// In the program started by execve(): takes over the end that
-    /// `$BARRIER_FDS` describes, counter included, and removes the
-    /// variable. Checks that each descriptor is open, of the right kind and
-    /// non-blocking (as every descriptor the library makes is), and that the
-    /// two eventfds are different ones; then makes them close-on-exec again.
-    ///
-    /// On failure the object is [`RawBarrier::NULL`] and nothing was closed
-    /// or changed: `ENOENT` if the variable is unset, `EINVAL` if its value
-    /// is malformed, `EBADF` if a descriptor is closed, of the wrong kind,
-    /// or named twice.
-    ///
-    /// # Safety
-    /// The descriptors the variable names must belong to no one else in
-    /// this process (they become this object's), and no other thread may
-    /// read or change the environment meanwhile.
-    pub unsafe fn import_env(&mut self) -> Result<(), Errno> {
-        *self = RawBarrier::NULL;
-        let value = sys::getenv(crate::barrier::env::VAR_C).ok_or(libc::ENOENT)?;
-        let end = crate::barrier::env::parse_value(value)?;
-        let [hup_fd, them] = end.pollfds()?.map(|p| p.fd);
-        let hup_kind = if end.pipe[0] >= 0 {
-            sys::FdKind::PipeRead
-        } else {
-            sys::FdKind::PipeWrite
-        };
-        let expected = [
-            (end.me, sys::FdKind::EventFd),
-            (them, sys::FdKind::EventFd),
-            (hup_fd, hup_kind),
-        ];
-        for (fd, kind) in expected {
-            match sys::inspect(fd) {
-                Ok((k, nonblocking)) if k == kind && nonblocking => {}
-                _ => return Err(libc::EBADF),
-            }
-        }
-        if sys::same_file(end.me, them) {
-            return Err(libc::EBADF);
-        }
-        for (fd, _) in expected {
-            sys::set_cloexec(fd, true)?;
-        }
-        sys::unsetenv(crate::barrier::env::VAR_C);
-        *self = end;
-        Ok(())
-    }
-
     /// The current state.
     pub fn state(&self) -> State {
         State::from_raw(self.barriers)
@@ -356,13 +263,13 @@ impl RawBarrier {
         if self.them < 0 {
             return Err(self.fail(libc::EBADF));
         }
-        let deadline = deadline(usec);
+        let deadline = time::deadline(usec);
         // The descriptors stay the same for the whole wait: only `fail`
         // changes them, and it ends the wait.
         let mut fds = Self::watch(hup_fd, self.them);
         loop {
             let timeout =
-                deadline.map(|d| sys::timespec_from_nsec(d.saturating_sub(sys::now_nsec())));
+                deadline.map(|d| time::timespec_from_nsec(d.saturating_sub(sys::now_nsec())));
             match sys::poll(&mut fds, timeout) {
                 Ok(0) => {
                     if deadline.is_some_and(|d| sys::now_nsec() >= d) {

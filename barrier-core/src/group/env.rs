@@ -15,9 +15,11 @@
 //! variable stays short whatever the group's size. Formatting needs no
 //! allocation; parsing is strict, since the environment is outside input.
 
+use super::raw::{shared_len, Head, RawGroup, BELL, DOORBELL, EPOLL, MAGIC, PIPE_R, PIPE_W};
 use super::state::{Knowledge, MAX};
-use crate::barrier::env::{parse_fields, Cursor};
 use crate::error::Errno;
+use crate::sys;
+use crate::text::{parse_fields, Cursor};
 use core::ffi::CStr;
 use libc::c_int;
 
@@ -126,6 +128,212 @@ impl Member {
         self.rank < n
             && self.knowledge.aborted_by().is_none_or(|r| r < n)
             && self.gone & !others == 0
+    }
+}
+
+impl RawGroup {
+    /// [`RawGroup::import_env`] into memory of its own, as
+    /// [`RawGroup::create_mapped`] does for a new handle; the memory is
+    /// mapped first, so that a failure closes nothing.
+    ///
+    /// # Safety
+    /// As for [`RawGroup::import_env`].
+    pub unsafe fn import_env_mapped() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
+        let p = Self::map_handle()?;
+        // SAFETY: forwarded from the caller.
+        match unsafe { RawGroup::import_env() } {
+            Ok(g) => {
+                // SAFETY: the mapping is fresh, writable, page-aligned and
+                // large enough for a RawGroup.
+                unsafe { p.as_ptr().write(g) };
+                Ok(p)
+            }
+            Err(errno) => {
+                // SAFETY: mapped just now; nothing uses it.
+                unsafe { Self::unmap_handle(p) };
+                Err(errno)
+            }
+        }
+    }
+
+    /// Where the `i`-th of the `2n + 1` descriptors that member `me` holds
+    /// after join, besides the memfd, is in [`RawGroup::fds`]: its epoll
+    /// instance, its pipe's write end, every doorbell, the other members'
+    /// pipe read ends.
+    pub(super) fn held_at(n: usize, me: usize, i: usize) -> usize {
+        match i {
+            0 => EPOLL + me,
+            1 => PIPE_W + me,
+            i if i < 2 + n => BELL + i - 2,
+            i => {
+                let j = i - 2 - n;
+                PIPE_R + j + usize::from(j >= me)
+            }
+        }
+    }
+
+    /// The `i`-th of the `2n + 2` descriptors member `me` holds after
+    /// join: the memfd, then those of [`RawGroup::held_at`].
+    #[inline(never)]
+    pub(super) fn held(&self, me: usize, i: usize) -> c_int {
+        match i {
+            0 => self.memfd,
+            i => self.fds[Self::held_at(self.n, me, i - 1)],
+        }
+    }
+
+    /// Sets or clears close-on-exec on every descriptor member `me` holds.
+    /// On failure, puts back what it changed and returns the error.
+    fn set_cloexec_all(&self, me: usize, on: bool) -> Result<(), Errno> {
+        for i in 0..2 * self.n + 2 {
+            let fd = self.held(me, i);
+            if fd < 0 {
+                continue;
+            }
+            if let Err(errno) = sys::set_cloexec(fd, on) {
+                for j in 0..i {
+                    let _ = sys::set_cloexec(self.held(me, j), !on);
+                }
+                return Err(errno);
+            }
+        }
+        Ok(())
+    }
+
+    /// Before `execve()`, for a joined member: lets its descriptors survive
+    /// `execve()` and writes `BARRIER_GROUP=...` and a NUL into `buf`.
+    /// Returns the length without the NUL. Async-signal-safe.
+    ///
+    /// `EINVAL` before join; `ENOBUFS` if `buf` is too small
+    /// ([`ENV_MAX`] always suffices). On any error nothing changed.
+    pub fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let me = self.rank.ok_or(libc::EINVAL)?;
+        let text = Member {
+            rank: me,
+            knowledge: self.knowledge,
+            gone: self.gone,
+            memfd: self.memfd,
+            write_end: self.fds[PIPE_W + me] >= 0,
+        };
+        let mut scratch = [0u8; ENV_MAX];
+        let len = format(&text, &mut scratch).ok_or(libc::ENOBUFS)?;
+        let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
+        // The library keeps a member's descriptors all close-on-exec, or
+        // all not after an export: on failure they go back to the former.
+        self.set_cloexec_all(me, false)?;
+        out.copy_from_slice(&scratch[..=len]);
+        Ok(len)
+    }
+
+    /// In the program started by `execve()`: takes over the member that
+    /// `$BARRIER_GROUP` describes and removes the variable. Maps the shared
+    /// page the memfd holds (checking its format and size), finds there the
+    /// numbers of the member's other descriptors, checks each one's kind
+    /// (epoll instance, pipe ends and eventfds, non-blocking where the
+    /// library makes them so), and makes them all close-on-exec again.
+    ///
+    /// On failure nothing was closed or changed: `ENOENT` if the variable
+    /// is unset, `EINVAL` if it is malformed or names a rank the group does
+    /// not have, `EBADF` if a descriptor is closed or of the wrong kind (or
+    /// the memfd holds no shared page of a group), or the error of `mmap`.
+    ///
+    /// # Safety
+    /// The descriptors of the member must belong to nothing else in this
+    /// process (the handle takes them over), and no other thread may read
+    /// or change the environment meanwhile.
+    pub unsafe fn import_env() -> Result<RawGroup, Errno> {
+        let value = sys::getenv(VAR_C).ok_or(libc::ENOENT)?;
+        let m = parse_value(value)?;
+        let size = sys::sealed_size(m.memfd)?;
+        // The largest page there is, and at least a head.
+        if !(core::mem::size_of::<Head>() as u64..=shared_len(MAX) as u64).contains(&size) {
+            return Err(libc::EBADF);
+        }
+        let shared: *mut Head = sys::map(m.memfd, size as usize)?.cast();
+        // SAFETY: the mapping is at least a Head long; `create` writes the
+        // head before any other process can see the page, and nothing
+        // writes it afterwards.
+        let head = unsafe { &*shared };
+        let n = head.n as usize;
+        let mut g = RawGroup::empty(n);
+        g.rank = Some(m.rank);
+        g.knowledge = m.knowledge;
+        g.gone = m.gone;
+        g.memfd = m.memfd;
+        let taken = (|| {
+            let valid =
+                head.magic == MAGIC && (2..=MAX).contains(&n) && size as usize == shared_len(n);
+            if !valid {
+                return Err(libc::EBADF);
+            }
+            if !m.fits(n) {
+                return Err(libc::EINVAL);
+            }
+            for i in 0..2 * n + 1 {
+                let at = Self::held_at(n, m.rank, i);
+                let fd = head.fds[at];
+                let kind = match at / MAX {
+                    0 => sys::FdKind::Epoll,
+                    1 => sys::FdKind::EventFd,
+                    2 => sys::FdKind::PipeRead,
+                    _ if !m.write_end => continue,
+                    _ => sys::FdKind::PipeWrite,
+                };
+                // The library makes every descriptor but the epoll instance
+                // (and the memfd) non-blocking.
+                let ok = matches!(sys::inspect(fd), Ok((k, nonblocking))
+                    if k == kind && (nonblocking || kind == sys::FdKind::Epoll));
+                if !ok || fd == m.memfd || g.fds.contains(&fd) {
+                    return Err(libc::EBADF);
+                }
+                g.fds[at] = fd;
+            }
+            // Our epoll instance, and not another one at that number: it
+            // has our doorbell (changing its entry to what it is fails
+            // with ENOENT elsewhere).
+            let (ep, bell) = (g.fds[EPOLL + m.rank], g.fds[BELL + m.rank]);
+            sys::epoll_ctl(ep, libc::EPOLL_CTL_MOD, bell, libc::EPOLLIN, DOORBELL)
+                .map_err(|_| libc::EBADF)?;
+            g.set_cloexec_all(m.rank, true)
+        })();
+        if let Err(errno) = taken {
+            // Nothing was closed; set_cloexec_all put the flags back.
+            // SAFETY: mapped just now with this length; nothing uses it.
+            unsafe { sys::unmap(shared.cast(), size as usize) };
+            return Err(errno);
+        }
+        sys::unsetenv(VAR_C);
+        g.shared = shared;
+        Ok(g)
+    }
+
+    /// The value of the environment variable for a member `rank` spawned
+    /// from this handle, which must not have joined, and the descriptors it
+    /// keeps across `execve()`: for [`super::Group::spawn`]. `EINVAL` if the
+    /// handle joined already or `rank >= n`.
+    #[cfg(feature = "std")]
+    pub(crate) fn spawn_env(
+        &self,
+        rank: usize,
+        value: &mut [u8; ENV_MAX],
+        keep: &mut [c_int; 2 * MAX + 2],
+    ) -> Result<(usize, usize), Errno> {
+        if self.rank.is_some() || rank >= self.n || self.shared.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let count = 2 * self.n + 2;
+        for (i, slot) in keep[..count].iter_mut().enumerate() {
+            *slot = self.held(rank, i);
+        }
+        let text = Member {
+            rank,
+            knowledge: Knowledge::NEW,
+            gone: 0,
+            memfd: self.memfd,
+            write_end: true,
+        };
+        let len = format_value(&text, value).ok_or(libc::ENOBUFS)?;
+        Ok((len, count))
     }
 }
 

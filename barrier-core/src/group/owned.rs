@@ -3,8 +3,8 @@
 #[cfg(feature = "std")]
 use super::env;
 use super::raw::RawGroup;
-use crate::barrier::owned::usec;
 use crate::error::Error;
+use crate::time::{usec, INFINITY};
 use core::time::Duration;
 use libc::pollfd;
 
@@ -74,7 +74,7 @@ impl Group {
     /// this one. `Err(Aborted)` if a member aborted, or one that exited
     /// placed too few.
     pub fn sync(&mut self) -> Result<(), Error> {
-        self.raw.sync(crate::barrier::raw::INFINITY)
+        self.raw.sync(INFINITY)
     }
 
     /// [`Group::sync`], giving up with [`Error::TimedOut`] after `timeout`;
@@ -85,7 +85,7 @@ impl Group {
 
     /// Places a barrier, then syncs.
     pub fn place_and_sync(&mut self) -> Result<(), Error> {
-        self.raw.place_and_sync(crate::barrier::raw::INFINITY)
+        self.raw.place_and_sync(INFINITY)
     }
 
     /// [`Group::place_and_sync`] with a bounded sync; after
@@ -105,7 +105,7 @@ impl Group {
     /// Waits until another member aborts, exits or crashes.
     /// `Err(Aborted)` if this member aborted too.
     pub fn wait_abortion(&mut self) -> Result<(), Error> {
-        self.raw.wait_abortion(crate::barrier::raw::INFINITY)
+        self.raw.wait_abortion(INFINITY)
     }
 
     /// [`Group::wait_abortion`], giving up with [`Error::TimedOut`] after
@@ -206,33 +206,13 @@ impl Group {
         rank: usize,
         command: &mut std::process::Command,
     ) -> std::io::Result<std::process::Child> {
-        use std::os::unix::process::CommandExt;
-
         let mut value = [0u8; env::ENV_MAX];
         let mut keep = [-1; 2 * super::state::MAX + 2];
         let (len, count) = self
             .raw
             .spawn_env(rank, &mut value, &mut keep)
             .map_err(std::io::Error::from_raw_os_error)?;
-        // The command's stdio set-up would replace descriptors 0 to 2.
-        if keep[..count].iter().any(|&fd| fd < 3) {
-            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        let value = std::str::from_utf8(&value[..len])
-            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        command.env(env::VAR, value);
-        // SAFETY: the closure only calls fcntl, which is async-signal-safe,
-        // and touches no memory shared with other threads.
-        unsafe {
-            command.pre_exec(move || {
-                for &fd in &keep[..count] {
-                    crate::sys::set_cloexec(fd, false)
-                        .map_err(std::io::Error::from_raw_os_error)?;
-                }
-                Ok(())
-            });
-        }
-        command.spawn()
+        crate::spawn::spawn(command, env::VAR, &value[..len], &keep[..count])
     }
 
     /// The descriptor of [`Group::pollfds`], borrowed; `None` before

@@ -6,10 +6,9 @@
 //! `Drop` (the C library keeps it in memory of its own and frees it
 //! explicitly): call [`RawGroup::destroy`], or use [`super::Group`].
 
-use super::env;
 use super::state::{self, judge, Knowledge, Peer, Verdict, Wait, MAX};
 use crate::error::{Errno, Error};
-use crate::sys;
+use crate::{sys, time};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use libc::{c_int, pollfd};
 
@@ -31,32 +30,25 @@ struct Slot {
 /// holds under the same numbers (fork and `execve()` keep them), so that
 /// `import_env` finds them here.
 #[repr(C, align(64))]
-struct Head {
-    magic: u64,
-    n: u64,
-    fds: [c_int; 4 * MAX],
+pub(super) struct Head {
+    pub(super) magic: u64,
+    pub(super) n: u64,
+    pub(super) fds: [c_int; 4 * MAX],
 }
 
 /// "libbarG1" in ASCII: the shared page's format.
-const MAGIC: u64 = u64::from_le_bytes(*b"libbarG1");
+pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"libbarG1");
 
 /// The shared page's length for `n` members: a head and `n` slots, in
 /// whole pages.
-fn shared_len(n: usize) -> usize {
+pub(super) fn shared_len(n: usize) -> usize {
     let bytes = core::mem::size_of::<Head>() + n * core::mem::size_of::<Slot>();
     bytes.div_ceil(4096) * 4096
 }
 
-/// The `epoll_wait` timeout for `nsec` nanoseconds: milliseconds, rounded
-/// up so that a wait never ends early, and capped at `c_int::MAX` (the
-/// loop then waits again).
-fn timeout_ms(nsec: u64) -> c_int {
-    c_int::try_from(nsec.div_ceil(1_000_000)).unwrap_or(c_int::MAX)
-}
-
 /// The tag of a member's doorbell in its epoll instance; the pipes are
 /// tagged with their member's rank.
-const DOORBELL: u64 = u64::MAX;
+pub(super) const DOORBELL: u64 = u64::MAX;
 /// `EPOLL_CTL_ADD`.
 const ADD: c_int = libc::EPOLL_CTL_ADD;
 /// The events a pipe is watched for: input, which a pipe that nobody
@@ -72,32 +64,32 @@ const ONESHOT: c_int = libc::EPOLLIN | libc::EPOLLONESHOT;
 // method that acts on the group returns EINVAL before `join`.
 #[derive(Debug)]
 pub struct RawGroup {
-    n: usize,
+    pub(super) n: usize,
     /// The rank joined, or `None`.
-    rank: Option<usize>,
-    knowledge: Knowledge,
+    pub(super) rank: Option<usize>,
+    pub(super) knowledge: Knowledge,
     /// Members whose pipe hung up, as this member saw.
-    gone: u64,
-    shared: *mut Head,
-    memfd: c_int,
+    pub(super) gone: u64,
+    pub(super) shared: *mut Head,
+    pub(super) memfd: c_int,
     /// The members' descriptors, in four runs of [`MAX`], one entry per
     /// member in each, -1 where this handle holds none (see [`EPOLL`],
     /// [`BELL`], [`PIPE_R`], [`PIPE_W`]).
-    fds: [c_int; 4 * MAX],
+    pub(super) fds: [c_int; 4 * MAX],
 }
 
 /// Where each member's epoll instance is in [`RawGroup::fds`]; it watches
 /// the member's doorbell and the other members' pipes. After join, only
 /// our own is held.
-const EPOLL: usize = 0;
+pub(super) const EPOLL: usize = 0;
 /// Where each member's eventfd, rung to wake it, is. All are held.
-const BELL: usize = MAX;
+pub(super) const BELL: usize = MAX;
 /// Where the read ends of the members' pipes are: a hang-up means the
 /// member is gone. After join, every one but our own is held.
-const PIPE_R: usize = 2 * MAX;
+pub(super) const PIPE_R: usize = 2 * MAX;
 /// Where the write ends of the members' pipes are. After join, only our
 /// own is held (until a fatal error closes it).
-const PIPE_W: usize = 3 * MAX;
+pub(super) const PIPE_W: usize = 3 * MAX;
 
 // SAFETY: the shared page is only touched through atomics, and the
 // descriptors belong to the handle, so it may move to another thread.
@@ -105,7 +97,7 @@ unsafe impl Send for RawGroup {}
 
 impl RawGroup {
     /// A handle of a group of `n` that holds nothing.
-    fn empty(n: usize) -> RawGroup {
+    pub(super) fn empty(n: usize) -> RawGroup {
         RawGroup {
             n,
             rank: None,
@@ -156,7 +148,7 @@ impl RawGroup {
     }
 
     /// Maps private memory for one handle.
-    fn map_handle() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
+    pub(super) fn map_handle() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
         let p = sys::map(-1, core::mem::size_of::<RawGroup>())?;
         // A mapping at address 0 cannot be told from NULL in C; the kernel
         // does not place one there unasked.
@@ -167,7 +159,7 @@ impl RawGroup {
     ///
     /// # Safety
     /// Nothing may use `p` any more; what it holds is not destroyed.
-    unsafe fn unmap_handle(p: core::ptr::NonNull<RawGroup>) {
+    pub(super) unsafe fn unmap_handle(p: core::ptr::NonNull<RawGroup>) {
         // SAFETY: mapped by map_handle with this length (the caller's
         // contract says nothing uses it).
         unsafe { sys::unmap(p.as_ptr().cast(), core::mem::size_of::<RawGroup>()) };
@@ -227,30 +219,6 @@ impl RawGroup {
             unsafe { sys::unmap(self.shared.cast(), shared_len(self.n)) };
         }
         *self = RawGroup::empty(self.n);
-    }
-
-    /// [`RawGroup::import_env`] into memory of its own, as
-    /// [`RawGroup::create_mapped`] does for a new handle; the memory is
-    /// mapped first, so that a failure closes nothing.
-    ///
-    /// # Safety
-    /// As for [`RawGroup::import_env`].
-    pub unsafe fn import_env_mapped() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
-        let p = Self::map_handle()?;
-        // SAFETY: forwarded from the caller.
-        match unsafe { RawGroup::import_env() } {
-            Ok(g) => {
-                // SAFETY: the mapping is fresh, writable, page-aligned and
-                // large enough for a RawGroup.
-                unsafe { p.as_ptr().write(g) };
-                Ok(p)
-            }
-            Err(errno) => {
-                // SAFETY: mapped just now; nothing uses it.
-                unsafe { Self::unmap_handle(p) };
-                Err(errno)
-            }
-        }
     }
 
     /// Destroys a handle kept in memory of its own and unmaps that
@@ -497,10 +465,10 @@ impl RawGroup {
                 taken_in = true;
                 0
             } else if let Some(deadline) = deadline {
-                deadline.map_or(-1, |d| timeout_ms(d.saturating_sub(sys::now_nsec())))
+                deadline.map_or(-1, |d| time::timeout_ms(d.saturating_sub(sys::now_nsec())))
             } else {
                 self.publish(me, wait, true);
-                deadline = Some(crate::barrier::raw::deadline(usec));
+                deadline = Some(time::deadline(usec));
                 continue;
             };
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
@@ -564,185 +532,5 @@ impl RawGroup {
             revents: 0,
         };
         Ok(1)
-    }
-
-    /// Where the `i`-th of the `2n + 1` descriptors that member `me` holds
-    /// after join, besides the memfd, is in [`RawGroup::fds`]: its epoll
-    /// instance, its pipe's write end, every doorbell, the other members'
-    /// pipe read ends.
-    fn held_at(n: usize, me: usize, i: usize) -> usize {
-        match i {
-            0 => EPOLL + me,
-            1 => PIPE_W + me,
-            i if i < 2 + n => BELL + i - 2,
-            i => {
-                let j = i - 2 - n;
-                PIPE_R + j + usize::from(j >= me)
-            }
-        }
-    }
-
-    /// The `i`-th of the `2n + 2` descriptors member `me` holds after
-    /// join: the memfd, then those of [`RawGroup::held_at`].
-    #[inline(never)]
-    fn held(&self, me: usize, i: usize) -> c_int {
-        match i {
-            0 => self.memfd,
-            i => self.fds[Self::held_at(self.n, me, i - 1)],
-        }
-    }
-
-    /// Sets or clears close-on-exec on every descriptor member `me` holds.
-    /// On failure, puts back what it changed and returns the error.
-    fn set_cloexec_all(&self, me: usize, on: bool) -> Result<(), Errno> {
-        for i in 0..2 * self.n + 2 {
-            let fd = self.held(me, i);
-            if fd < 0 {
-                continue;
-            }
-            if let Err(errno) = sys::set_cloexec(fd, on) {
-                for j in 0..i {
-                    let _ = sys::set_cloexec(self.held(me, j), !on);
-                }
-                return Err(errno);
-            }
-        }
-        Ok(())
-    }
-
-    /// Before `execve()`, for a joined member: lets its descriptors survive
-    /// `execve()` and writes `BARRIER_GROUP=...` and a NUL into `buf`.
-    /// Returns the length without the NUL. Async-signal-safe.
-    ///
-    /// `EINVAL` before join; `ENOBUFS` if `buf` is too small
-    /// ([`env::ENV_MAX`] always suffices). On any error nothing changed.
-    pub fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        let me = self.rank.ok_or(libc::EINVAL)?;
-        let text = env::Member {
-            rank: me,
-            knowledge: self.knowledge,
-            gone: self.gone,
-            memfd: self.memfd,
-            write_end: self.fds[PIPE_W + me] >= 0,
-        };
-        let mut scratch = [0u8; env::ENV_MAX];
-        let len = env::format(&text, &mut scratch).ok_or(libc::ENOBUFS)?;
-        let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
-        // The library keeps a member's descriptors all close-on-exec, or
-        // all not after an export: on failure they go back to the former.
-        self.set_cloexec_all(me, false)?;
-        out.copy_from_slice(&scratch[..=len]);
-        Ok(len)
-    }
-
-    /// In the program started by `execve()`: takes over the member that
-    /// `$BARRIER_GROUP` describes and removes the variable. Maps the shared
-    /// page the memfd holds (checking its format and size), finds there the
-    /// numbers of the member's other descriptors, checks each one's kind
-    /// (epoll instance, pipe ends and eventfds, non-blocking where the
-    /// library makes them so), and makes them all close-on-exec again.
-    ///
-    /// On failure nothing was closed or changed: `ENOENT` if the variable
-    /// is unset, `EINVAL` if it is malformed or names a rank the group does
-    /// not have, `EBADF` if a descriptor is closed or of the wrong kind (or
-    /// the memfd holds no shared page of a group), or the error of `mmap`.
-    ///
-    /// # Safety
-    /// The descriptors of the member must belong to nothing else in this
-    /// process (the handle takes them over), and no other thread may read
-    /// or change the environment meanwhile.
-    pub unsafe fn import_env() -> Result<RawGroup, Errno> {
-        let value = sys::getenv(env::VAR_C).ok_or(libc::ENOENT)?;
-        let m = env::parse_value(value)?;
-        let size = sys::sealed_size(m.memfd)?;
-        // The largest page there is, and at least a head.
-        if !(core::mem::size_of::<Head>() as u64..=shared_len(MAX) as u64).contains(&size) {
-            return Err(libc::EBADF);
-        }
-        let shared: *mut Head = sys::map(m.memfd, size as usize)?.cast();
-        // SAFETY: the mapping is at least a Head long; `create` writes the
-        // head before any other process can see the page, and nothing
-        // writes it afterwards.
-        let head = unsafe { &*shared };
-        let n = head.n as usize;
-        let mut g = RawGroup::empty(n);
-        g.rank = Some(m.rank);
-        g.knowledge = m.knowledge;
-        g.gone = m.gone;
-        g.memfd = m.memfd;
-        let taken = (|| {
-            let valid =
-                head.magic == MAGIC && (2..=MAX).contains(&n) && size as usize == shared_len(n);
-            if !valid {
-                return Err(libc::EBADF);
-            }
-            if !m.fits(n) {
-                return Err(libc::EINVAL);
-            }
-            for i in 0..2 * n + 1 {
-                let at = Self::held_at(n, m.rank, i);
-                let fd = head.fds[at];
-                let kind = match at / MAX {
-                    0 => sys::FdKind::Epoll,
-                    1 => sys::FdKind::EventFd,
-                    2 => sys::FdKind::PipeRead,
-                    _ if !m.write_end => continue,
-                    _ => sys::FdKind::PipeWrite,
-                };
-                // The library makes every descriptor but the epoll instance
-                // (and the memfd) non-blocking.
-                let ok = matches!(sys::inspect(fd), Ok((k, nonblocking))
-                    if k == kind && (nonblocking || kind == sys::FdKind::Epoll));
-                if !ok || fd == m.memfd || g.fds.contains(&fd) {
-                    return Err(libc::EBADF);
-                }
-                g.fds[at] = fd;
-            }
-            // Our epoll instance, and not another one at that number: it
-            // has our doorbell (changing its entry to what it is fails
-            // with ENOENT elsewhere).
-            let (ep, bell) = (g.fds[EPOLL + m.rank], g.fds[BELL + m.rank]);
-            sys::epoll_ctl(ep, libc::EPOLL_CTL_MOD, bell, libc::EPOLLIN, DOORBELL)
-                .map_err(|_| libc::EBADF)?;
-            g.set_cloexec_all(m.rank, true)
-        })();
-        if let Err(errno) = taken {
-            // Nothing was closed; set_cloexec_all put the flags back.
-            // SAFETY: mapped just now with this length; nothing uses it.
-            unsafe { sys::unmap(shared.cast(), size as usize) };
-            return Err(errno);
-        }
-        sys::unsetenv(env::VAR_C);
-        g.shared = shared;
-        Ok(g)
-    }
-
-    /// The value of the environment variable for a member `rank` spawned
-    /// from this handle, which must not have joined, and the descriptors it
-    /// keeps across `execve()`: for [`super::Group::spawn`]. `EINVAL` if the
-    /// handle joined already or `rank >= n`.
-    #[cfg(feature = "std")]
-    pub(crate) fn spawn_env(
-        &self,
-        rank: usize,
-        value: &mut [u8; env::ENV_MAX],
-        keep: &mut [c_int; 2 * MAX + 2],
-    ) -> Result<(usize, usize), Errno> {
-        if self.rank.is_some() || rank >= self.n || self.shared.is_null() {
-            return Err(libc::EINVAL);
-        }
-        let count = 2 * self.n + 2;
-        for (i, slot) in keep[..count].iter_mut().enumerate() {
-            *slot = self.held(rank, i);
-        }
-        let text = env::Member {
-            rank,
-            knowledge: Knowledge::NEW,
-            gone: 0,
-            memfd: self.memfd,
-            write_end: true,
-        };
-        let len = env::format_value(&text, value).ok_or(libc::ENOBUFS)?;
-        Ok((len, count))
     }
 }
