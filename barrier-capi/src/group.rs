@@ -8,26 +8,25 @@
 //! rules of the crate's (they become the header and the man pages).
 
 use crate::{answer, env_buffer, look, with};
-use barrier_core::group::{env, state::MAX};
-use barrier_core::RawGroup;
+use barrier_core::{Error, RawGroup};
 use core::ptr::NonNull;
 use libc::{c_int, c_uint};
 
 // The header's constants are written in cbindgen.toml; keep them equal.
-const _: () = assert!(MAX == 64 && env::ENV_MAX == 64);
+const _: () = assert!(RawGroup::MAX == 64 && RawGroup::ENV_MAX == 64);
 
 /// `BARRIER_GROUP_POLLFDS_MAX`: the one epoll descriptor.
 const POLLFDS_MAX: usize = 1;
 
 /// Stores a made handle into `*g` and returns 0, or returns the negative
 /// errno (`*g` stays as it is: the callers set it to NULL first).
-fn hand_out(g: &mut *mut RawGroup, made: Result<NonNull<RawGroup>, c_int>) -> c_int {
+fn hand_out(g: &mut *mut RawGroup, made: Result<NonNull<RawGroup>, Error>) -> c_int {
     match made {
         Ok(p) => {
             *g = p.as_ptr();
             0
         }
-        Err(errno) => -errno,
+        Err(e) => e.to_negative_errno(),
     }
 }
 
@@ -62,7 +61,8 @@ pub unsafe extern "C" fn barrier_group_join(g: *mut RawGroup, rank: c_uint) -> c
     // SAFETY: forwarded from the caller.
     unsafe {
         with(g, -libc::EINVAL, |g| {
-            g.join(rank as usize).map_or_else(|e| -e, |()| 0)
+            g.join(rank as usize)
+                .map_or_else(|e| e.to_negative_errno(), |()| 0)
         })
     }
 }
@@ -258,7 +258,7 @@ pub unsafe extern "C" fn barrier_group_get_pollfds(
     let out = unsafe { core::slice::from_raw_parts_mut(fds, n.min(POLLFDS_MAX)) };
     match g.pollfds(out) {
         Ok(len) => len as c_int,
-        Err(errno) => -errno,
+        Err(e) => e.to_negative_errno(),
     }
 }
 
@@ -284,12 +284,12 @@ pub unsafe extern "C" fn barrier_group_export_env(
         return -libc::EINVAL;
     };
     // SAFETY: the caller guarantees buf is NULL or valid for size bytes.
-    let Some(out) = (unsafe { env_buffer(buf, size, env::ENV_MAX) }) else {
+    let Some(out) = (unsafe { env_buffer(buf, size, RawGroup::ENV_MAX) }) else {
         return -libc::EINVAL;
     };
     match g.export_env(out) {
         Ok(len) => len as c_int,
-        Err(errno) => -errno,
+        Err(e) => e.to_negative_errno(),
     }
 }
 

@@ -26,14 +26,13 @@
 
 mod group;
 
-use barrier_core::Error;
-use barrier_core::RawBarrier;
+use barrier_core::{Error, RawBarrier, Role};
 use libc::{c_int, c_uint};
 
 barrier_core::panic_handler_unless_std!();
 
 // The header's BARRIER_ENV_MAX is written in cbindgen.toml; keep them equal.
-const _: () = assert!(barrier_core::env::ENV_MAX == 96);
+const _: () = assert!(RawBarrier::ENV_MAX == 96);
 
 /// Runs `op` on the object behind `p` (a `Barrier` or a `BarrierGroup`),
 /// or returns `null` for NULL.
@@ -67,6 +66,16 @@ unsafe fn look<O, T>(p: *const O, null: T, op: impl FnOnce(&O) -> T) -> T {
 unsafe fn state(b: *const RawBarrier) -> Option<barrier_core::State> {
     // SAFETY: forwarded from the caller.
     unsafe { look(b, None, |b| Some(b.state())) }
+}
+
+/// The `int` answer of a call that makes, takes over or joins: 0 done, a
+/// negative errno otherwise.
+#[inline(never)]
+fn status(result: Result<(), Error>) -> c_int {
+    match result {
+        Ok(()) => 0,
+        Err(e) => e.to_negative_errno(),
+    }
 }
 
 /// The `int` answer of a call that places or waits (the bounded waits, and
@@ -107,7 +116,7 @@ unsafe fn env_buffer<'a>(buf: *mut libc::c_char, size: usize, max: usize) -> Opt
 #[no_mangle]
 pub unsafe extern "C" fn barrier_create(b: *mut RawBarrier) -> c_int {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, -libc::EINVAL, |b| b.create().map_or_else(|e| -e, |()| 0)) }
+    unsafe { with(b, -libc::EINVAL, |b| status(b.create())) }
 }
 
 /// The original name of `barrier_create()`, with identical behaviour.
@@ -149,6 +158,11 @@ pub unsafe extern "C" fn barrier_destroyp(b: *mut *mut RawBarrier) {
 /// created, destroyed), for a second call, and for an unknown role.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_set_role(b: *mut RawBarrier, role: c_uint) {
+    let role = match role {
+        0 => Role::Parent,
+        1 => Role::Child,
+        _ => return,
+    };
     // SAFETY: forwarded from the caller.
     unsafe { with(b, (), |b| b.set_role(role)) }
 }
@@ -373,7 +387,7 @@ pub unsafe extern "C" fn barrier_get_pollfds(
             unsafe { core::ptr::copy_nonoverlapping(watch.as_ptr(), fds, watch.len()) };
             watch.len() as c_int
         }
-        Err(errno) => -errno,
+        Err(e) => e.to_negative_errno(),
     }
 }
 
@@ -396,7 +410,7 @@ pub unsafe extern "C" fn barrier_create_pair(
     }
     // SAFETY: the caller guarantees both are NULL or valid and disjoint.
     match unsafe { (parent.as_mut(), child.as_mut()) } {
-        (Some(p), Some(c)) => RawBarrier::create_pair(p, c).map_or_else(|e| -e, |()| 0),
+        (Some(p), Some(c)) => status(RawBarrier::create_pair(p, c)),
         _ => -libc::EINVAL,
     }
 }
@@ -422,13 +436,13 @@ pub unsafe extern "C" fn barrier_export_env(
         return -libc::EINVAL;
     };
     // SAFETY: the caller guarantees buf is NULL or valid for size bytes.
-    let Some(out) = (unsafe { env_buffer(buf, size, barrier_core::env::ENV_MAX) }) else {
+    let Some(out) = (unsafe { env_buffer(buf, size, RawBarrier::ENV_MAX) }) else {
         return -libc::EINVAL;
     };
     // SAFETY: the object owns its descriptors, as the caller guarantees.
     match unsafe { b.export_env(out) } {
         Ok(len) => len as c_int,
-        Err(errno) => -errno,
+        Err(e) => e.to_negative_errno(),
     }
 }
 
@@ -448,7 +462,8 @@ pub unsafe extern "C" fn barrier_import_env(b: *mut RawBarrier) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe {
         with(b, -libc::EINVAL, |b| {
-            b.import_env().map_or_else(|e| -e, |()| 0)
+            b.import_env()
+                .map_or_else(|e| e.to_negative_errno(), |()| 0)
         })
     }
 }

@@ -5,37 +5,30 @@
 //! numbered sync points and wait for each other to reach them. Either side
 //! can abort, which the other side sees; the other side's exit or crash
 //! counts as an abort too, but only once every barrier it placed before
-//! exiting has been consumed.
+//! exiting has been consumed. The barrier is two eventfds and a pipe; its
+//! whole state is one signed counter ([`State`]). It allocates nothing.
 //!
-//! The barrier is two eventfds, one per direction, and a pipe whose hang-up
-//! reveals that the other side is gone. Its whole state is one signed
-//! counter (see [`State`]). It allocates nothing.
-//!
-//! - [`Barrier`] is the owned Rust API.
-//! - [`RawBarrier`] works in place on the C layout; the C library
-//!   (`libbarrier`, a drop-in for systemd's `barrier.h`) is a thin layer
-//!   over it.
-//! - [`state`] is the pure state machine; a private module holds every
-//!   syscall.
-//! - [`env`](mod@env) formats and parses the `BARRIER_FDS` variable that carries
-//!   one end across `execve()`.
-//!
-//! Beyond two parties, [`group`] is a barrier of `n` processes (2 to 64):
-//! a sync returns once every other member has placed at least as many
-//! barriers, any member can abort all the others, and a member's exit or
-//! crash is seen by all of them, with the same rule that barriers placed
-//! before it still count. [`Group`] is its owned API; the module's page
-//! explains the mechanism (a shared page, and per member an eventfd, a
-//! pipe and an epoll instance) and what it costs.
+//! - [`Barrier`]: one end, owning its descriptors; `AsyncBarrier` (feature
+//!   `tokio`) makes its waits futures.
+//! - [`RawBarrier`]: the same protocol in place on the C layout of
+//!   systemd's `struct Barrier`, which the C library (`libbarrier`) wraps.
+//! - [`Group`] and [`RawGroup`]: a barrier of `n` processes (2 to
+//!   [`RawGroup::MAX`]): a sync returns once every other member has placed
+//!   at least as many barriers, any member can abort all the others, and a
+//!   member's exit or crash is seen by all of them, with the same rule that
+//!   barriers placed before it still count. [`Knowledge`] is what one
+//!   member has seen.
+//! - [`Error`]: every failure; [`Misuse`] tells a call refused before any
+//!   syscall from a syscall that failed.
 //!
 //! The crate is `no_std` apart from the `std` feature (on by default),
-//! which adds conversions into `std::io::Error`, [`Barrier::spawn`] and
-//! [`Barrier::as_fds`]. The `tokio` feature (off by default) adds
-//! `AsyncBarrier`, whose waits are futures on tokio's reactor.
+//! which adds conversions into `std::io::Error`, spawning a program as the
+//! other side ([`Barrier::spawn`], [`Group::spawn`]) and borrowed
+//! descriptors ([`Barrier::as_fds`]).
 //!
-//! **Linux only.** It is built on eventfd, `pipe2`, `ppoll` and
-//! `/proc/self/fd`; on any other target the crate fails to compile with an
-//! error that says so.
+//! **Linux only.** It is built on eventfd, `pipe2`, `ppoll`, epoll, memfd
+//! and `/proc/self/fd`; on any other target the crate fails to compile with
+//! an error that says so.
 //!
 //! # Example
 //!
@@ -131,6 +124,18 @@
 //! only those that make, import or free a group map memory), and forks
 //! from a process whose other thread holds the allocator's lock to run the
 //! C calls on this list in the child.
+//!
+//! # The raw types
+//!
+//! [`RawBarrier`]'s `unsafe` methods read, write, close or change the flags
+//! of the descriptors the object names. Their common contract: every
+//! non-negative descriptor in the object is open and owned by it, so that
+//! nothing else in the process closes it or uses it other than through
+//! this object. [`Barrier`] upholds this for Rust code; the C library's
+//! contract with its callers (an object initialised with `BARRIER_NULL` or
+//! by the library) does the same for C. [`RawGroup`] keeps its fields
+//! private and needs no such contract, except where it takes descriptors
+//! over from the environment.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -146,7 +151,7 @@ extern crate std;
 
 mod barrier;
 mod error;
-pub mod group;
+mod group;
 #[cfg(feature = "std")]
 mod spawn;
 mod sys;
@@ -155,10 +160,9 @@ mod time;
 
 #[cfg(feature = "tokio")]
 pub use barrier::AsyncBarrier;
-pub use barrier::{env, raw, state};
 pub use barrier::{Barrier, RawBarrier, Role, State};
-pub use error::{Errno, Error};
-pub use group::{Group, RawGroup};
+pub use error::{Errno, Error, Misuse};
+pub use group::{Group, Knowledge, RawGroup};
 pub use time::INFINITY;
 
 /// Defines a `#[panic_handler]` that aborts, unless this crate was built

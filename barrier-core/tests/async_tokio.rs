@@ -7,7 +7,7 @@
 //! itself), never by a sleep; a timeout only proves that a wait is still
 //! waiting while the other side is known to be idle.
 
-use barrier_core::{AsyncBarrier, Barrier, Error, Role};
+use barrier_core::{AsyncBarrier, Barrier, Error, Misuse, Role};
 use std::future::Future;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
@@ -264,7 +264,8 @@ fn needs_a_role_and_a_runtime() {
     let _one = serial();
     let barrier = Barrier::new().unwrap();
     let e = AsyncBarrier::new(barrier).err().unwrap();
-    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(e, Error::Misuse(Misuse::NoRole));
     let (parent, _child) = Barrier::pair().unwrap();
-    assert!(AsyncBarrier::new(parent).is_err(), "outside a runtime");
+    let e = AsyncBarrier::new(parent).err().unwrap();
+    assert_eq!(e, Error::Misuse(Misuse::NoRuntime), "outside a runtime");
 }

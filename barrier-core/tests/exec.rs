@@ -1,7 +1,7 @@
 //! A barrier end handed to a spawned program: this test binary re-runs
 //! itself as the child, selecting the `spawned_child` test.
 
-use barrier_core::{Barrier, Error};
+use barrier_core::{Barrier, Error, Misuse, RawBarrier};
 use std::process::{Command, Stdio};
 
 const ROLE: &str = "BARRIER_TEST_SPAWNED";
@@ -18,7 +18,7 @@ fn spawned_child() {
     // else in it owns the descriptors the variable names.
     let mut b = unsafe { Barrier::from_env() }.expect("import");
     assert!(
-        std::env::var_os(barrier_core::env::VAR).is_none(),
+        std::env::var_os(RawBarrier::ENV_VAR).is_none(),
         "variable left behind"
     );
     for fd in b.pollfds().unwrap().map(|p| p.fd) {
@@ -59,17 +59,17 @@ fn spawn_hands_an_end_to_the_child() {
 fn spawn_needs_a_fresh_barrier() {
     let (mut parent, _child) = Barrier::pair().unwrap();
     let err = parent.spawn(&mut Command::new("true")).unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    assert_eq!(err, Error::Misuse(Misuse::NotFresh));
 }
 
 #[test]
 fn from_env_without_the_variable() {
-    if std::env::var_os(barrier_core::env::VAR).is_none() {
+    if std::env::var_os(RawBarrier::ENV_VAR).is_none() {
         // SAFETY: with the variable unset, nothing is adopted and the
         // environment is only read.
         assert_eq!(
             unsafe { Barrier::from_env() }.unwrap_err(),
-            Error::Os(libc::ENOENT)
+            Error::Misuse(Misuse::Unset)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Group members handed to spawned programs: this test binary re-runs
 //! itself as each member, selecting the `spawned_member` test.
 
-use barrier_core::{Error, Group};
+use barrier_core::{Error, Group, Misuse, RawGroup};
 use std::process::{Command, Stdio};
 
 const ROLE: &str = "BARRIER_TEST_GROUP_MEMBER";
@@ -20,7 +20,7 @@ fn spawned_member() {
     // else in it owns the descriptors the variable names.
     let mut g = unsafe { Group::from_env() }.expect("import");
     assert!(
-        std::env::var_os(barrier_core::group::env::VAR).is_none(),
+        std::env::var_os(RawGroup::ENV_VAR).is_none(),
         "variable left behind"
     );
     assert_eq!(g.size(), 3);
@@ -75,20 +75,20 @@ fn spawn_hands_members_to_programs() {
 fn spawn_needs_an_unjoined_handle_and_a_rank() {
     let mut g = Group::new(2).unwrap();
     let err = g.spawn(2, &mut Command::new("true")).unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    assert_eq!(err, Error::Misuse(Misuse::Rank));
     g.join(0).unwrap();
     let err = g.spawn(1, &mut Command::new("true")).unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    assert_eq!(err, Error::Misuse(Misuse::NotFresh));
 }
 
 #[test]
 fn from_env_without_the_variable() {
-    if std::env::var_os(barrier_core::group::env::VAR).is_none() {
+    if std::env::var_os(RawGroup::ENV_VAR).is_none() {
         // SAFETY: with the variable unset, nothing is adopted and the
         // environment is only read.
         assert_eq!(
             unsafe { Group::from_env() }.unwrap_err(),
-            Error::Os(libc::ENOENT)
+            Error::Misuse(Misuse::Unset)
         );
     }
 }

@@ -8,22 +8,22 @@
 
 use super::raw::RawBarrier;
 use super::state::{BIAS, COUNTER_MIN};
-use crate::error::Errno;
+use crate::error::{Error, Misuse};
 use crate::sys;
 use crate::text::{parse_fields, Cursor};
 use core::ffi::CStr;
 use libc::c_int;
 
 /// The variable's name.
-pub const VAR: &str = "BARRIER_FDS";
+pub(crate) const VAR: &str = "BARRIER_FDS";
 /// The variable's name for libc.
-pub(crate) const VAR_C: &CStr = c"BARRIER_FDS";
+const VAR_C: &CStr = c"BARRIER_FDS";
 
-/// Bytes that always hold `BARRIER_FDS=...` with its terminating NUL
-/// (the C header's `BARRIER_ENV_MAX`). The longest text needs 81: the name
-/// and `=` (12), four descriptors of at most 11 characters, a counter of
-/// at most 20, four commas and the NUL; 96 leaves room to spare.
-pub const ENV_MAX: usize = 96;
+/// Bytes that always hold `BARRIER_FDS=...` with its terminating NUL.
+/// The longest text needs 81: the name and `=` (12), four descriptors of
+/// at most 11 characters, a counter of at most 20, four commas and the
+/// NUL; 96 leaves room to spare.
+pub(crate) const ENV_MAX: usize = 96;
 
 /// Writes `NAME=value` and a NUL for `end` into `out`; returns the length
 /// without the NUL, or `None` if `out` is too small.
@@ -38,7 +38,8 @@ pub(crate) fn format(end: &RawBarrier, out: &mut [u8]) -> Option<usize> {
 }
 
 /// Writes only the value for `end` into `out`; returns its length.
-pub fn format_value(end: &RawBarrier, out: &mut [u8]) -> Option<usize> {
+#[cfg(any(feature = "std", test))]
+pub(crate) fn format_value(end: &RawBarrier, out: &mut [u8]) -> Option<usize> {
     let mut c = Cursor::new(out);
     format_value_into(end, &mut c)?;
     Some(c.len())
@@ -58,14 +59,14 @@ fn format_value_into(end: &RawBarrier, c: &mut Cursor<'_>) -> Option<()> {
 /// form: five decimal fields, two eventfds and exactly one pipe end (the
 /// other -1), no descriptor named twice, and a possible state. Whether the
 /// descriptors are open and of the right kind is for the caller to check.
-pub fn parse_value(value: &[u8]) -> Result<RawBarrier, Errno> {
+pub(crate) fn parse_value(value: &[u8]) -> Result<RawBarrier, Misuse> {
     let mut fields = [0i64; 5];
-    parse_fields(value, &mut fields).ok_or(libc::EINVAL)?;
+    parse_fields(value, &mut fields).ok_or(Misuse::Malformed)?;
     let fd = |v: i64| {
         c_int::try_from(v)
             .ok()
             .filter(|&fd| fd >= -1)
-            .ok_or(libc::EINVAL)
+            .ok_or(Misuse::Malformed)
     };
     let end = RawBarrier {
         me: fd(fields[0])?,
@@ -81,33 +82,41 @@ pub fn parse_value(value: &[u8]) -> Result<RawBarrier, Errno> {
     // cannot count down any further, so no wait_next could ever end.
     let impossible = end.barriers == BIAS || end.barriers == COUNTER_MIN;
     if end.me < 0 || end.them < 0 || !one_pipe_end || !distinct || impossible {
-        return Err(libc::EINVAL);
+        return Err(Misuse::Malformed);
     }
     Ok(end)
 }
 
 impl RawBarrier {
+    /// The environment variable that carries an end across `execve()`.
+    pub const ENV_VAR: &'static str = VAR;
+
+    /// Bytes that always hold what [`RawBarrier::export_env`] writes (the C
+    /// header's `BARRIER_ENV_MAX`).
+    pub const ENV_MAX: usize = ENV_MAX;
+
     /// Before execve(), after the role is set: lets this end's descriptors
     /// survive execve() and writes `BARRIER_FDS=...` and a NUL into `buf`,
     /// for the new program's environment. Returns the length without the
     /// NUL. Async-signal-safe: no allocation, no locks.
     ///
-    /// `ENOBUFS` if `buf` is too small ([`ENV_MAX`] always
-    /// suffices); `EINVAL` before the role is set; `EBADF` if a descriptor
-    /// is missing. On any error nothing has changed.
+    /// [`Misuse::BufferTooSmall`] if `buf` is too small
+    /// ([`RawBarrier::ENV_MAX`] always suffices); [`Misuse::NoRole`] before
+    /// the role is set; [`Misuse::NoDescriptor`] if a descriptor is
+    /// missing. On any error nothing has changed.
     ///
     /// # Safety
-    /// See the [module documentation](super::raw).
-    pub unsafe fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+    /// See [the raw types](crate#the-raw-types).
+    pub unsafe fn export_env(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let [hup_fd, them] = self.pollfds()?.map(|p| p.fd);
         if self.me < 0 {
-            return Err(libc::EBADF);
+            return Err(Misuse::NoDescriptor.into());
         }
         // Format aside first: a buffer that turns out too small is left as
         // it was.
         let mut text = [0u8; ENV_MAX];
-        let len = format(self, &mut text).ok_or(libc::ENOBUFS)?;
-        let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
+        let len = format(self, &mut text).ok_or(Misuse::BufferTooSmall)?;
+        let out = buf.get_mut(..=len).ok_or(Misuse::BufferTooSmall)?;
         let fds = [self.me, them, hup_fd];
         let mut was_cloexec = [false; 3];
         for (i, &fd) in fds.iter().enumerate() {
@@ -117,7 +126,7 @@ impl RawBarrier {
                     for (&done, &was) in fds[..i].iter().zip(&was_cloexec) {
                         let _ = sys::set_cloexec(done, was);
                     }
-                    return Err(errno);
+                    return Err(Error::Os(errno));
                 }
             }
         }
@@ -132,19 +141,20 @@ impl RawBarrier {
     /// two eventfds are different ones; then makes them close-on-exec again.
     ///
     /// On failure the object is [`RawBarrier::NULL`] and nothing was closed
-    /// or changed: `ENOENT` if the variable is unset, `EINVAL` if its value
-    /// is malformed, `EBADF` if a descriptor is closed, of the wrong kind,
-    /// or named twice.
+    /// or changed: [`Misuse::Unset`] if the variable is unset,
+    /// [`Misuse::Malformed`] if its value is malformed, [`Misuse::Foreign`]
+    /// if a descriptor is closed, of the wrong kind, or named twice.
     ///
     /// # Safety
     /// The descriptors the variable names must belong to no one else in
     /// this process (they become this object's), and no other thread may
     /// read or change the environment meanwhile.
-    pub unsafe fn import_env(&mut self) -> Result<(), Errno> {
+    pub unsafe fn import_env(&mut self) -> Result<(), Error> {
         *self = RawBarrier::NULL;
-        let value = sys::getenv(VAR_C).ok_or(libc::ENOENT)?;
+        let value = sys::getenv(VAR_C).ok_or(Misuse::Unset)?;
         let end = parse_value(value)?;
-        let [hup_fd, them] = end.pollfds()?.map(|p| p.fd);
+        // The parsed end holds exactly one pipe end and both eventfds.
+        let (hup_fd, them) = (end.pipe[0].max(end.pipe[1]), end.them);
         let hup_kind = if end.pipe[0] >= 0 {
             sys::FdKind::PipeRead
         } else {
@@ -158,14 +168,14 @@ impl RawBarrier {
         for (fd, kind) in expected {
             match sys::inspect(fd) {
                 Ok((k, nonblocking)) if k == kind && nonblocking => {}
-                _ => return Err(libc::EBADF),
+                _ => return Err(Misuse::Foreign.into()),
             }
         }
         if sys::same_file(end.me, them) {
-            return Err(libc::EBADF);
+            return Err(Misuse::Foreign.into());
         }
         for (fd, _) in expected {
-            sys::set_cloexec(fd, true)?;
+            sys::set_cloexec(fd, true).map_err(Error::Os)?;
         }
         sys::unsetenv(VAR_C);
         *self = end;
@@ -266,7 +276,7 @@ mod tests {
         for value in bad {
             assert_eq!(
                 parse_value(value),
-                Err(libc::EINVAL),
+                Err(Misuse::Malformed),
                 "{:?}",
                 core::str::from_utf8(value)
             );

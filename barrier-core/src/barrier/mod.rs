@@ -1,9 +1,9 @@
 //! The two-party barrier.
 
-pub mod env;
-pub(crate) mod owned;
-pub mod raw;
-pub mod state;
+mod env;
+mod owned;
+mod raw;
+mod state;
 #[cfg(feature = "tokio")]
 mod tokio;
 

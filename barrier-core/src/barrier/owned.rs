@@ -2,21 +2,14 @@
 
 #[cfg(feature = "std")]
 use super::env;
-use super::raw::{self, RawBarrier};
+use super::raw::RawBarrier;
+pub use super::raw::Role;
 use super::state::State;
 use crate::error::Error;
+#[cfg(feature = "std")]
+use crate::error::Misuse;
 use crate::time::{usec, INFINITY};
 use core::time::Duration;
-
-/// Which side of the barrier a process (or thread) is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum Role {
-    /// Keeps the read end of the exit-detection pipe.
-    Parent = raw::PARENT,
-    /// Keeps the write end of the exit-detection pipe.
-    Child = raw::CHILD,
-}
 
 /// One end of a two-party barrier, owning its descriptors.
 ///
@@ -53,7 +46,7 @@ impl Barrier {
     /// Creates both ends in this process, roles not yet set.
     pub fn new() -> Result<Barrier, Error> {
         let mut raw = RawBarrier::NULL;
-        raw.create().map_err(Error::Os)?;
+        raw.create()?;
         Ok(Barrier { raw })
     }
 
@@ -61,7 +54,7 @@ impl Barrier {
     /// do nothing.
     pub fn set_role(&mut self, role: Role) {
         // SAFETY: a Barrier owns the descriptors it names.
-        unsafe { self.raw.set_role(role as u32) };
+        unsafe { self.raw.set_role(role) };
     }
 
     /// The current state: counter or aborted.
@@ -157,7 +150,7 @@ impl Barrier {
     /// ```
     pub fn pair() -> Result<(Barrier, Barrier), Error> {
         let (mut parent, mut child) = (RawBarrier::NULL, RawBarrier::NULL);
-        RawBarrier::create_pair(&mut parent, &mut child).map_err(Error::Os)?;
+        RawBarrier::create_pair(&mut parent, &mut child)?;
         Ok((Barrier { raw: parent }, Barrier { raw: child }))
     }
 
@@ -165,18 +158,19 @@ impl Barrier {
     /// pipe end (`POLLHUP`; hang-up and error are reported whatever the
     /// events ask), then the other side's eventfd (`POLLIN`). When either
     /// entry reports an event, a bounded call with a zero timeout makes
-    /// progress without blocking. `Err(Error::Os(EINVAL))` before the role
-    /// is set.
+    /// progress without blocking. `Err(Error::Misuse(Misuse::NoRole))`
+    /// before the role is set.
     pub fn pollfds(&self) -> Result<[libc::pollfd; 2], Error> {
-        self.raw.pollfds().map_err(Error::Os)
+        self.raw.pollfds()
     }
 
     /// In a program started by execve(): takes over the end that the
     /// `BARRIER_FDS` variable describes (see [`Barrier::spawn`] and the C
     /// function `barrier_export_env`), and removes the variable.
     ///
-    /// `Err(Error::Os(ENOENT))` if it is unset, `EINVAL` if it is
-    /// malformed, `EBADF` if a descriptor is closed or of the wrong kind.
+    /// `Misuse::Unset` if it is unset, `Misuse::Malformed` if it is
+    /// malformed, `Misuse::Foreign` if a descriptor is closed or of the
+    /// wrong kind.
     /// Call it early, before starting threads.
     ///
     /// # Safety
@@ -186,7 +180,7 @@ impl Barrier {
     pub unsafe fn from_env() -> Result<Barrier, Error> {
         let mut raw = RawBarrier::NULL;
         // SAFETY: forwarded from the caller.
-        unsafe { raw.import_env() }.map_err(Error::Os)?;
+        unsafe { raw.import_env() }?;
         Ok(Barrier { raw })
     }
 
@@ -243,11 +237,11 @@ impl Barrier {
     pub fn spawn(
         &mut self,
         command: &mut std::process::Command,
-    ) -> std::io::Result<std::process::Child> {
+    ) -> Result<std::process::Child, Error> {
         let [r, w] = self.raw.pipe;
         // A fresh barrier holds both pipe ends.
         if r < 0 || w < 0 {
-            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(Misuse::NotFresh.into());
         }
         // What the child would hold after fork() and set_role(CHILD); its
         // copy of the read end is close-on-exec, so execve() drops it.
@@ -258,8 +252,7 @@ impl Barrier {
             barriers: self.raw.barriers,
         };
         let mut value = [0u8; env::ENV_MAX];
-        let len = env::format_value(&child_end, &mut value)
-            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOBUFS))?;
+        let len = env::format_value(&child_end, &mut value).ok_or(Misuse::BufferTooSmall)?;
         let keep = [child_end.me, child_end.them, w];
         let child = crate::spawn::spawn(command, env::VAR, &value[..len], &keep)?;
         self.set_role(Role::Parent);

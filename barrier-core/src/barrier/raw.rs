@@ -5,25 +5,24 @@
 //! protocol is the two primitive steps of the design, WRITE (add to our
 //! eventfd) and READ (consume the other side's eventfd until the counter is
 //! at or below a limit, treating a hung-up pipe as an abort), and the
-//! operations built from them.
-//!
-//! # Safety
-//!
-//! The methods of [`RawBarrier`] marked `unsafe` read, write, close or
-//! change the flags of the descriptors the object names. Their common
-//! contract: every non-negative descriptor in the object is open and owned
-//! by it, so that nothing else in the process closes it or uses it other
-//! than through this object. [`crate::Barrier`] upholds this for Rust code.
+//! operations built from them. The contract of its `unsafe` methods is
+//! in the crate's documentation ("The raw types").
 
 use super::state::{State, ABORTION, SINGLE};
-use crate::error::{Errno, Error};
+use crate::error::{Errno, Error, Misuse};
 use crate::{sys, time};
-use libc::{c_int, c_uint, pollfd};
+use libc::{c_int, pollfd};
 
-/// Role value of the process that keeps the pipe's read end.
-pub const PARENT: c_uint = 0;
-/// Role value of the process that keeps the pipe's write end.
-pub const CHILD: c_uint = 1;
+/// Which side of the barrier a process (or thread) is; the values are
+/// those of the C header's `BARRIER_PARENT` and `BARRIER_CHILD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Role {
+    /// Keeps the read end of the exit-detection pipe.
+    Parent = 0,
+    /// Keeps the write end of the exit-detection pipe.
+    Child = 1,
+}
 
 /// One end of a barrier, laid out as systemd's `struct Barrier`.
 ///
@@ -32,7 +31,7 @@ pub const CHILD: c_uint = 1;
 /// responsibility for the descriptors.
 //
 // This comment is the C header's documentation of `struct Barrier`; the
-// contract of the unsafe methods is in the module documentation.
+// contract of the unsafe methods is in the crate's documentation.
 #[repr(C)]
 #[derive(Debug, PartialEq, Eq)]
 pub struct RawBarrier {
@@ -74,9 +73,9 @@ impl RawBarrier {
     /// Makes the two eventfds and the pipe, counter 0. Whatever the object
     /// held before is overwritten, not closed. On failure nothing is left
     /// open and the object equals [`RawBarrier::NULL`].
-    pub fn create(&mut self) -> Result<(), Errno> {
+    pub fn create(&mut self) -> Result<(), Error> {
         *self = RawBarrier::NULL;
-        let made = (|| {
+        let made = (|| -> Result<(), Errno> {
             self.me = sys::eventfd()?;
             self.them = sys::eventfd()?;
             self.pipe = sys::pipe()?;
@@ -86,7 +85,7 @@ impl RawBarrier {
             // SAFETY: everything held was created just now.
             unsafe { self.destroy() };
         }
-        made
+        made.map_err(Error::Os)
     }
 
     /// Makes two ready ends with their roles set, each owning its own
@@ -94,10 +93,10 @@ impl RawBarrier {
     /// process. Closing one end's descriptors is, for the other end, the
     /// other side exiting. On failure both are [`RawBarrier::NULL`] and
     /// nothing is left open.
-    pub fn create_pair(parent: &mut RawBarrier, child: &mut RawBarrier) -> Result<(), Errno> {
+    pub fn create_pair(parent: &mut RawBarrier, child: &mut RawBarrier) -> Result<(), Error> {
         *child = RawBarrier::NULL;
         parent.create()?;
-        let made = (|| {
+        let made = (|| -> Result<(), Errno> {
             child.me = sys::dup_cloexec(parent.them)?;
             child.them = sys::dup_cloexec(parent.me)?;
             Ok(())
@@ -108,7 +107,7 @@ impl RawBarrier {
                 parent.destroy();
                 child.destroy();
             }
-            return Err(errno);
+            return Err(Error::Os(errno));
         }
         child.pipe = [-1, parent.pipe[1]];
         parent.pipe[1] = -1;
@@ -119,7 +118,7 @@ impl RawBarrier {
     /// [`RawBarrier::NULL`]. Safe to repeat.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn destroy(&mut self) {
         self.me = sys::close(self.me);
         self.them = sys::close(self.them);
@@ -129,31 +128,29 @@ impl RawBarrier {
 
     /// Takes one side's role, right after fork: the parent keeps the pipe's
     /// read end, the child its write end and swaps the eventfds. A no-op if
-    /// the role was already set, the object holds no pipe, or `role` is
-    /// neither [`PARENT`] nor [`CHILD`].
+    /// the role was already set or the object holds no pipe.
     ///
     /// # Safety
-    /// See the [module documentation](self).
-    pub unsafe fn set_role(&mut self, role: c_uint) {
+    /// See [the raw types](crate#the-raw-types).
+    pub unsafe fn set_role(&mut self, role: Role) {
         if self.pipe[0] < 0 || self.pipe[1] < 0 {
             return;
         }
         match role {
-            PARENT => self.pipe[1] = sys::close(self.pipe[1]),
-            CHILD => {
+            Role::Parent => self.pipe[1] = sys::close(self.pipe[1]),
+            Role::Child => {
                 self.pipe[0] = sys::close(self.pipe[0]);
                 core::mem::swap(&mut self.me, &mut self.them);
             }
-            _ => {}
         }
     }
 
-    /// The pipe end this side keeps: `EINVAL` before the role is set (both
-    /// ends held), `EBADF` if it holds neither.
-    fn hangup_fd(&self) -> Result<c_int, Errno> {
+    /// The pipe end this side keeps: [`Misuse::NoRole`] before the role is
+    /// set (both ends held), [`Misuse::NoDescriptor`] if it holds neither.
+    fn hangup_fd(&self) -> Result<c_int, Misuse> {
         match self.pipe {
-            [r, w] if r >= 0 && w >= 0 => Err(libc::EINVAL),
-            [r, w] if r < 0 && w < 0 => Err(libc::EBADF),
+            [r, w] if r >= 0 && w >= 0 => Err(Misuse::NoRole),
+            [r, w] if r < 0 && w < 0 => Err(Misuse::NoDescriptor),
             [r, w] => Ok(r.max(w)),
         }
     }
@@ -167,11 +164,12 @@ impl RawBarrier {
     /// looked at the second, and any barrier placed before that exit is
     /// seen there too.
     ///
-    /// `EINVAL` before the role is set; `EBADF` if a descriptor is missing.
-    pub fn pollfds(&self) -> Result<[pollfd; 2], Errno> {
+    /// [`Misuse::NoRole`] before the role is set;
+    /// [`Misuse::NoDescriptor`] if a descriptor is missing.
+    pub fn pollfds(&self) -> Result<[pollfd; 2], Error> {
         let hup_fd = self.hangup_fd()?;
         if self.them < 0 {
-            return Err(libc::EBADF);
+            return Err(Misuse::NoDescriptor.into());
         }
         Ok(Self::watch(hup_fd, self.them))
     }
@@ -244,7 +242,7 @@ impl RawBarrier {
         // is refused outright, even one that would not need to block, so
         // misuse shows at once.
         let Ok(hup_fd) = self.hangup_fd() else {
-            return Err(Error::Os(libc::EINVAL));
+            return Err(Misuse::NoRole.into());
         };
         if self.state().reached(limit) {
             return Ok(());
@@ -320,7 +318,7 @@ impl RawBarrier {
     /// Places a barrier. Fails if either side aborted or the write failed.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn place(&mut self) -> Result<(), Error> {
         if self.state().is_aborted() {
             return Err(Error::Aborted);
@@ -333,7 +331,7 @@ impl RawBarrier {
     /// of a failed write.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn abort(&mut self) -> Result<(), Error> {
         if let Err(e @ Error::Os(_)) = self.write(ABORTION as u64) {
             return Err(e);
@@ -348,7 +346,7 @@ impl RawBarrier {
     /// placed.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn wait_next(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(State::next_limit, usec)
     }
@@ -357,7 +355,7 @@ impl RawBarrier {
     /// it succeeds unless we aborted too.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn wait_abortion(&mut self, usec: u64) -> Result<(), Error> {
         self.read(State::ABORTION_LIMIT, usec)?;
         if self.state().i_aborted() {
@@ -370,7 +368,7 @@ impl RawBarrier {
     /// once if none of ours is unmatched.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn sync_next(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(State::sync_next_limit, usec)
     }
@@ -378,7 +376,7 @@ impl RawBarrier {
     /// Waits until they placed at least as many barriers as we did.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn sync(&mut self, usec: u64) -> Result<(), Error> {
         self.wait_until(|_| State::SYNC_LIMIT, usec)
     }
@@ -386,7 +384,7 @@ impl RawBarrier {
     /// Places a barrier, then syncs.
     ///
     /// # Safety
-    /// See the [module documentation](self).
+    /// See [the raw types](crate#the-raw-types).
     pub unsafe fn place_and_sync(&mut self, usec: u64) -> Result<(), Error> {
         // SAFETY: forwarded from the caller.
         unsafe { self.place()? };

@@ -11,18 +11,18 @@
 //! tests drive every transition directly.
 
 /// One barrier placed.
-pub const SINGLE: i64 = 1;
+pub(crate) const SINGLE: i64 = 1;
 /// The value written to signal an abort; anything read at or above it is an
 /// abort of the other side.
-pub const ABORTION: i64 = i64::MAX;
+pub(crate) const ABORTION: i64 = i64::MAX;
 /// The base of the reserved range of aborted states.
-pub const BIAS: i64 = i64::MIN;
+pub(crate) const BIAS: i64 = i64::MIN;
 /// Both sides aborted.
-pub const WE_ABORTED: i64 = BIAS + 1;
+pub(crate) const WE_ABORTED: i64 = BIAS + 1;
 /// Only the other side aborted (or exited, or crashed).
-pub const THEY_ABORTED: i64 = BIAS + 2;
+pub(crate) const THEY_ABORTED: i64 = BIAS + 2;
 /// Only this side aborted.
-pub const I_ABORTED: i64 = BIAS + 3;
+pub(crate) const I_ABORTED: i64 = BIAS + 3;
 
 /// The lowest value an ordinary counter may take; below it lie the aborted
 /// states. Counting saturates here instead of wrapping into them.
@@ -33,9 +33,22 @@ pub(crate) const COUNTER_MIN: i64 = I_ABORTED + 1;
 /// The representation is exactly the `barriers` field of the C structure,
 /// so a `State` can be loaded from and stored into caller-owned memory
 /// without translation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[repr(transparent)]
 pub struct State(i64);
+
+/// `State(3)` for a counter, `State(THEY_ABORTED)` and the like for the
+/// aborted states, named as in the C header.
+impl core::fmt::Debug for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            WE_ABORTED => f.write_str("State(WE_ABORTED)"),
+            THEY_ABORTED => f.write_str("State(THEY_ABORTED)"),
+            I_ABORTED => f.write_str("State(I_ABORTED)"),
+            n => write!(f, "State({n})"),
+        }
+    }
+}
 
 impl State {
     /// A fresh barrier: nothing placed, nothing consumed.
@@ -83,7 +96,7 @@ impl State {
     }
 
     /// Records a successful write of `value` to our eventfd.
-    pub fn wrote(&mut self, value: u64) {
+    pub(crate) fn wrote(&mut self, value: u64) {
         if value >= ABORTION as u64 {
             self.0 = if self.they_aborted() {
                 WE_ABORTED
@@ -98,7 +111,7 @@ impl State {
 
     /// Records `value` read from the other side's eventfd, or
     /// [`ABORTION`] when the other side is gone.
-    pub fn received(&mut self, value: u64) {
+    pub(crate) fn received(&mut self, value: u64) {
         if value >= ABORTION as u64 {
             self.0 = if self.i_aborted() {
                 WE_ABORTED
@@ -112,25 +125,25 @@ impl State {
 
     /// Records an unrecoverable error: the barrier can no longer be trusted
     /// in either direction.
-    pub fn failed(&mut self) {
+    pub(crate) fn failed(&mut self) {
         self.0 = WE_ABORTED;
     }
 
     /// Whether a wait with the given limit is over: a read loop runs while
     /// the state is above its limit.
-    pub const fn reached(self, limit: i64) -> bool {
+    pub(crate) const fn reached(self, limit: i64) -> bool {
         self.0 <= limit
     }
 
     /// The limit for `wait_next`: one more barrier of theirs, whatever we
     /// placed.
-    pub const fn next_limit(self) -> i64 {
+    pub(crate) const fn next_limit(self) -> i64 {
         self.0.saturating_sub(1)
     }
 
     /// The limit for `sync_next`: their next barrier that matches one of
     /// ours, or nothing at all if none of ours is unmatched.
-    pub const fn sync_next_limit(self) -> i64 {
+    pub(crate) const fn sync_next_limit(self) -> i64 {
         let limit = self.0.saturating_sub(1);
         if limit > 0 {
             limit
@@ -140,10 +153,10 @@ impl State {
     }
 
     /// The limit for `sync`: they placed at least as many as we did.
-    pub const SYNC_LIMIT: i64 = 0;
+    pub(crate) const SYNC_LIMIT: i64 = 0;
 
     /// The limit for `wait_abortion`: only an abort of theirs ends it.
-    pub const ABORTION_LIMIT: i64 = THEY_ABORTED;
+    pub(crate) const ABORTION_LIMIT: i64 = THEY_ABORTED;
 }
 
 #[cfg(test)]
@@ -273,6 +286,25 @@ mod tests {
         s.wrote(5);
         assert_eq!(s.raw(), i64::MAX);
         assert!(!s.is_aborted());
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn debug_names_the_aborted_states() {
+        use std::format;
+        assert_eq!(format!("{:?}", State::from_raw(-3)), "State(-3)");
+        assert_eq!(
+            format!("{:?}", State::from_raw(THEY_ABORTED)),
+            "State(THEY_ABORTED)"
+        );
+        assert_eq!(
+            format!("{:?}", State::from_raw(WE_ABORTED)),
+            "State(WE_ABORTED)"
+        );
+        assert_eq!(
+            format!("{:?}", State::from_raw(I_ABORTED)),
+            "State(I_ABORTED)"
+        );
     }
 
     #[test]

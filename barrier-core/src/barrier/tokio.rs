@@ -18,7 +18,7 @@
 //! zero-timeout call found nothing ready, so no event is lost and no
 //! wake-up repeats.
 
-use crate::{Barrier, Error};
+use crate::{Barrier, Error, Misuse};
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 use std::future::{poll_fn, Future};
@@ -92,31 +92,34 @@ enum Wait {
     Sync,
 }
 
+/// The errno of an error of std or tokio (`EIO` where it carries none).
+fn os(e: io::Error) -> Error {
+    Error::Os(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 /// Registers a duplicate of `fd`.
-fn register(fd: libc::c_int, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+fn register(fd: libc::c_int, interest: Interest) -> Result<AsyncFd<OwnedFd>, Error> {
     // SAFETY: fd is one of the barrier's open descriptors, borrowed only
     // for the duplication.
-    let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    let dup = unsafe { BorrowedFd::borrow_raw(fd) }
+        .try_clone_to_owned()
+        .map_err(os)?;
     // SAFETY: the duplicate is owned by the AsyncFd and stays open, the
     // same file description, until the AsyncFd is dropped.
-    Ok(unsafe { AsyncFd::register_with_interest(dup, interest) }?)
+    unsafe { AsyncFd::register_with_interest(dup, interest) }.map_err(|e| os(e.into()))
 }
 
 impl AsyncBarrier {
     /// Registers the end's two descriptors with the current runtime's
     /// reactor.
     ///
-    /// `InvalidInput` if the role is not set, and an error outside a tokio
-    /// runtime. A runtime without its I/O driver panics, as tokio's own
+    /// `Misuse::NoRole` if the role is not set, `Misuse::NoRuntime` outside
+    /// a tokio runtime, `Os` if the descriptors cannot be duplicated or
+    /// registered. A runtime without its I/O driver panics, as tokio's own
     /// I/O types do.
-    pub fn new(barrier: Barrier) -> io::Result<AsyncBarrier> {
-        let [hangup, them] = barrier.pollfds().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "AsyncBarrier::new: the barrier's role is not set",
-            )
-        })?;
-        ::tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+    pub fn new(barrier: Barrier) -> Result<AsyncBarrier, Error> {
+        let [hangup, them] = barrier.pollfds()?;
+        ::tokio::runtime::Handle::try_current().map_err(|_| Misuse::NoRuntime)?;
         let read_end = barrier.as_raw().pipe[0] == hangup.fd;
         // The child holds the pipe's write end, whose hang-up (POLLERR)
         // tokio sees through the writing direction. It is writable at
@@ -236,7 +239,7 @@ impl AsyncBarrier {
                         stale = true;
                     }
                     Poll::Ready(Err(e)) => {
-                        return Poll::Ready(Err(Error::Os(e.raw_os_error().unwrap_or(libc::EIO))))
+                        return Poll::Ready(Err(os(e)));
                     }
                     Poll::Pending => {}
                 }

@@ -17,37 +17,37 @@
 
 use super::raw::{shared_len, Head, RawGroup, BELL, DOORBELL, EPOLL, MAGIC, PIPE_R, PIPE_W};
 use super::state::{Knowledge, MAX};
-use crate::error::Errno;
+use crate::error::{Errno, Error, Misuse};
 use crate::sys;
 use crate::text::{parse_fields, Cursor};
 use core::ffi::CStr;
 use libc::c_int;
 
 /// The variable's name.
-pub const VAR: &str = "BARRIER_GROUP";
+pub(crate) const VAR: &str = "BARRIER_GROUP";
 /// The variable's name for libc.
-pub(crate) const VAR_C: &CStr = c"BARRIER_GROUP";
+const VAR_C: &CStr = c"BARRIER_GROUP";
 
-/// Bytes that always hold `BARRIER_GROUP=...` with its NUL (the C
-/// header's `BARRIER_GROUP_ENV_MAX`). The longest text needs 56: the name
+/// Bytes that always hold `BARRIER_GROUP=...` with its NUL. The longest
+/// text needs 56: the name
 /// and `=` (14), a rank (2), the flags (1), a rank or `-1` (2), a mask of
 /// 64 bits (at most 20 characters), a descriptor (10), the write end's
 /// flag (1), five commas and the NUL; 64 leaves room to spare.
-pub const ENV_MAX: usize = 64;
+pub(crate) const ENV_MAX: usize = 64;
 
 /// One member, as the variable describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Member {
+pub(crate) struct Member {
     /// The member's rank.
-    pub rank: usize,
+    pub(crate) rank: usize,
     /// What it observed.
-    pub knowledge: Knowledge,
+    pub(crate) knowledge: Knowledge,
     /// The members it saw go, bit `k` for rank `k`.
-    pub gone: u64,
+    pub(crate) gone: u64,
     /// The memfd of the shared page.
-    pub memfd: c_int,
+    pub(crate) memfd: c_int,
     /// It still holds its pipe's write end.
-    pub write_end: bool,
+    pub(crate) write_end: bool,
 }
 
 /// Writes `NAME=value` and a NUL into `out`; the length without the NUL,
@@ -63,7 +63,8 @@ pub(crate) fn format(m: &Member, out: &mut [u8]) -> Option<usize> {
 }
 
 /// Writes only the value into `out`; returns its length.
-pub fn format_value(m: &Member, out: &mut [u8]) -> Option<usize> {
+#[cfg(any(feature = "std", test))]
+pub(crate) fn format_value(m: &Member, out: &mut [u8]) -> Option<usize> {
     let mut c = Cursor::new(out);
     format_into(m, &mut c)?;
     Some(c.len())
@@ -91,15 +92,15 @@ fn format_into(m: &Member, c: &mut Cursor<'_>) -> Option<()> {
 /// Parses the variable's value; checks only its form: six fields, a rank
 /// below 64, consistent flags, a rank that aborted other than our own, a
 /// mask without our own bit, a descriptor that fits an `int`, a write-end
-/// flag of 0 or 1. `EINVAL` otherwise. The rest depends on the group's
-/// size, which the shared page tells ([`Member::fits`]).
-pub fn parse_value(value: &[u8]) -> Result<Member, Errno> {
+/// flag of 0 or 1. [`Misuse::Malformed`] otherwise. The rest depends on
+/// the group's size, which the shared page tells ([`Member::fits`]).
+pub(crate) fn parse_value(value: &[u8]) -> Result<Member, Misuse> {
     let mut fields = [0i64; 6];
-    parse_fields(value, &mut fields).ok_or(libc::EINVAL)?;
+    parse_fields(value, &mut fields).ok_or(Misuse::Malformed)?;
     let [rank, bits, by, gone, memfd, write_end] = fields;
     let by = match by {
         -1 => None,
-        r => Some(usize::try_from(r).map_err(|_| libc::EINVAL)?),
+        r => Some(usize::try_from(r).map_err(|_| Misuse::Malformed)?),
     };
     let gone = gone as u64;
     let bad = !(0..MAX as i64).contains(&rank)
@@ -109,9 +110,9 @@ pub fn parse_value(value: &[u8]) -> Result<Member, Errno> {
         || !(0..=i64::from(c_int::MAX)).contains(&memfd)
         || !(0..2).contains(&write_end);
     if bad {
-        return Err(libc::EINVAL);
+        return Err(Misuse::Malformed);
     }
-    let knowledge = Knowledge::from_parts(bits as u8, by).ok_or(libc::EINVAL)?;
+    let knowledge = Knowledge::from_parts(bits as u8, by).ok_or(Misuse::Malformed)?;
     Ok(Member {
         rank: rank as usize,
         knowledge,
@@ -123,7 +124,7 @@ pub fn parse_value(value: &[u8]) -> Result<Member, Errno> {
 
 impl Member {
     /// Whether the ranks it names exist in a group of `n` members.
-    pub fn fits(&self, n: usize) -> bool {
+    pub(crate) fn fits(&self, n: usize) -> bool {
         let others = (u64::MAX >> (MAX - n)) & !(1u64 << self.rank);
         self.rank < n
             && self.knowledge.aborted_by().is_none_or(|r| r < n)
@@ -132,13 +133,20 @@ impl Member {
 }
 
 impl RawGroup {
+    /// The environment variable that carries a member across `execve()`.
+    pub const ENV_VAR: &'static str = VAR;
+
+    /// Bytes that always hold what [`RawGroup::export_env`] writes, for
+    /// any group size (the C header's `BARRIER_GROUP_ENV_MAX`).
+    pub const ENV_MAX: usize = ENV_MAX;
+
     /// [`RawGroup::import_env`] into memory of its own, as
     /// [`RawGroup::create_mapped`] does for a new handle; the memory is
     /// mapped first, so that a failure closes nothing.
     ///
     /// # Safety
     /// As for [`RawGroup::import_env`].
-    pub unsafe fn import_env_mapped() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
+    pub unsafe fn import_env_mapped() -> Result<core::ptr::NonNull<RawGroup>, Error> {
         let p = Self::map_handle()?;
         // SAFETY: forwarded from the caller.
         match unsafe { RawGroup::import_env() } {
@@ -204,10 +212,11 @@ impl RawGroup {
     /// `execve()` and writes `BARRIER_GROUP=...` and a NUL into `buf`.
     /// Returns the length without the NUL. Async-signal-safe.
     ///
-    /// `EINVAL` before join; `ENOBUFS` if `buf` is too small
-    /// ([`ENV_MAX`] always suffices). On any error nothing changed.
-    pub fn export_env(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        let me = self.rank.ok_or(libc::EINVAL)?;
+    /// [`Misuse::NotJoined`] before join; [`Misuse::BufferTooSmall`] if
+    /// `buf` is too small ([`RawGroup::ENV_MAX`] always suffices). On any
+    /// error nothing changed.
+    pub fn export_env(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let me = self.rank.ok_or(Misuse::NotJoined)?;
         let text = Member {
             rank: me,
             knowledge: self.knowledge,
@@ -216,11 +225,11 @@ impl RawGroup {
             write_end: self.fds[PIPE_W + me] >= 0,
         };
         let mut scratch = [0u8; ENV_MAX];
-        let len = format(&text, &mut scratch).ok_or(libc::ENOBUFS)?;
-        let out = buf.get_mut(..=len).ok_or(libc::ENOBUFS)?;
+        let len = format(&text, &mut scratch).ok_or(Misuse::BufferTooSmall)?;
+        let out = buf.get_mut(..=len).ok_or(Misuse::BufferTooSmall)?;
         // The library keeps a member's descriptors all close-on-exec, or
         // all not after an export: on failure they go back to the former.
-        self.set_cloexec_all(me, false)?;
+        self.set_cloexec_all(me, false).map_err(Error::Os)?;
         out.copy_from_slice(&scratch[..=len]);
         Ok(len)
     }
@@ -232,24 +241,25 @@ impl RawGroup {
     /// (epoll instance, pipe ends and eventfds, non-blocking where the
     /// library makes them so), and makes them all close-on-exec again.
     ///
-    /// On failure nothing was closed or changed: `ENOENT` if the variable
-    /// is unset, `EINVAL` if it is malformed or names a rank the group does
-    /// not have, `EBADF` if a descriptor is closed or of the wrong kind (or
-    /// the memfd holds no shared page of a group), or the error of `mmap`.
+    /// On failure nothing was closed or changed: [`Misuse::Unset`] if the
+    /// variable is unset, [`Misuse::Malformed`] if it is malformed or names
+    /// a rank the group does not have, [`Misuse::Foreign`] if a descriptor
+    /// is closed or of the wrong kind (or the memfd holds no shared page of
+    /// a group), or `Os` with the error of `mmap` or `fcntl`.
     ///
     /// # Safety
     /// The descriptors of the member must belong to nothing else in this
     /// process (the handle takes them over), and no other thread may read
     /// or change the environment meanwhile.
-    pub unsafe fn import_env() -> Result<RawGroup, Errno> {
-        let value = sys::getenv(VAR_C).ok_or(libc::ENOENT)?;
+    pub unsafe fn import_env() -> Result<RawGroup, Error> {
+        let value = sys::getenv(VAR_C).ok_or(Misuse::Unset)?;
         let m = parse_value(value)?;
-        let size = sys::sealed_size(m.memfd)?;
+        let size = sys::sealed_size(m.memfd).map_err(|_| Misuse::Foreign)?;
         // The largest page there is, and at least a head.
         if !(core::mem::size_of::<Head>() as u64..=shared_len(MAX) as u64).contains(&size) {
-            return Err(libc::EBADF);
+            return Err(Misuse::Foreign.into());
         }
-        let shared: *mut Head = sys::map(m.memfd, size as usize)?.cast();
+        let shared: *mut Head = sys::map(m.memfd, size as usize).map_err(Error::Os)?.cast();
         // SAFETY: the mapping is at least a Head long; `create` writes the
         // head before any other process can see the page, and nothing
         // writes it afterwards.
@@ -260,14 +270,14 @@ impl RawGroup {
         g.knowledge = m.knowledge;
         g.gone = m.gone;
         g.memfd = m.memfd;
-        let taken = (|| {
+        let taken = (|| -> Result<(), Error> {
             let valid =
                 head.magic == MAGIC && (2..=MAX).contains(&n) && size as usize == shared_len(n);
             if !valid {
-                return Err(libc::EBADF);
+                return Err(Misuse::Foreign.into());
             }
             if !m.fits(n) {
-                return Err(libc::EINVAL);
+                return Err(Misuse::Malformed.into());
             }
             for i in 0..2 * n + 1 {
                 let at = Self::held_at(n, m.rank, i);
@@ -284,7 +294,7 @@ impl RawGroup {
                 let ok = matches!(sys::inspect(fd), Ok((k, nonblocking))
                     if k == kind && (nonblocking || kind == sys::FdKind::Epoll));
                 if !ok || fd == m.memfd || g.fds.contains(&fd) {
-                    return Err(libc::EBADF);
+                    return Err(Misuse::Foreign.into());
                 }
                 g.fds[at] = fd;
             }
@@ -293,8 +303,8 @@ impl RawGroup {
             // with ENOENT elsewhere).
             let (ep, bell) = (g.fds[EPOLL + m.rank], g.fds[BELL + m.rank]);
             sys::epoll_ctl(ep, libc::EPOLL_CTL_MOD, bell, libc::EPOLLIN, DOORBELL)
-                .map_err(|_| libc::EBADF)?;
-            g.set_cloexec_all(m.rank, true)
+                .map_err(|_| Misuse::Foreign)?;
+            g.set_cloexec_all(m.rank, true).map_err(Error::Os)
         })();
         if let Err(errno) = taken {
             // Nothing was closed; set_cloexec_all put the flags back.
@@ -309,17 +319,22 @@ impl RawGroup {
 
     /// The value of the environment variable for a member `rank` spawned
     /// from this handle, which must not have joined, and the descriptors it
-    /// keeps across `execve()`: for [`super::Group::spawn`]. `EINVAL` if the
-    /// handle joined already or `rank >= n`.
+    /// keeps across `execve()`: for [`super::Group::spawn`].
     #[cfg(feature = "std")]
     pub(crate) fn spawn_env(
         &self,
         rank: usize,
         value: &mut [u8; ENV_MAX],
         keep: &mut [c_int; 2 * MAX + 2],
-    ) -> Result<(usize, usize), Errno> {
-        if self.rank.is_some() || rank >= self.n || self.shared.is_null() {
-            return Err(libc::EINVAL);
+    ) -> Result<(usize, usize), Misuse> {
+        if self.rank.is_some() {
+            return Err(Misuse::NotFresh);
+        }
+        if self.shared.is_null() {
+            return Err(Misuse::NoDescriptor);
+        }
+        if rank >= self.n {
+            return Err(Misuse::Rank);
         }
         let count = 2 * self.n + 2;
         for (i, slot) in keep[..count].iter_mut().enumerate() {
@@ -332,7 +347,7 @@ impl RawGroup {
             memfd: self.memfd,
             write_end: true,
         };
-        let len = format_value(&text, value).ok_or(libc::ENOBUFS)?;
+        let len = format_value(&text, value).ok_or(Misuse::BufferTooSmall)?;
         Ok((len, count))
     }
 }
@@ -445,7 +460,7 @@ mod tests {
         for value in bad {
             assert_eq!(
                 parse_value(value),
-                Err(libc::EINVAL),
+                Err(Misuse::Malformed),
                 "{:?}",
                 core::str::from_utf8(value)
             );

@@ -91,10 +91,11 @@
 //! pointer (the C library's) one more page. No call but `new`, `import_env` and `free` maps or
 //! unmaps memory, and none allocates.
 
-pub mod env;
+mod env;
 mod owned;
 mod raw;
-pub mod state;
+mod state;
 
 pub use owned::Group;
 pub use raw::RawGroup;
+pub use state::Knowledge;

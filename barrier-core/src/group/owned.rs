@@ -40,18 +40,17 @@ pub struct Group {
 }
 
 impl Group {
-    /// Makes a group of `n` members, 2 to 64 (`Os(EINVAL)` otherwise).
+    /// Makes a group of `n` members, 2 to [`RawGroup::MAX`] (64;
+    /// `Misuse::GroupSize` otherwise).
     pub fn new(n: usize) -> Result<Group, Error> {
-        RawGroup::create(n)
-            .map(|raw| Group { raw })
-            .map_err(Error::Os)
+        RawGroup::create(n).map(|raw| Group { raw })
     }
 
     /// Becomes member `rank`, once, after every fork that creates a member.
-    /// `Os(EALREADY)` if this handle joined already, `Os(EINVAL)` for
-    /// `rank >= n`.
+    /// `Misuse::AlreadyJoined` if this handle joined already,
+    /// `Misuse::Rank` for `rank >= n`.
     pub fn join(&mut self, rank: usize) -> Result<(), Error> {
-        self.raw.join(rank).map_err(Error::Os)
+        self.raw.join(rank)
     }
 
     /// The number of members.
@@ -139,14 +138,14 @@ impl Group {
     /// instance (`POLLIN`), the same from join to drop. Watch it only while
     /// a bounded call returns [`Error::TimedOut`]; when it fires, call that
     /// again with a zero timeout; stop after it returns anything else.
-    /// `Os(EINVAL)` before join.
+    /// `Misuse::NotJoined` before join.
     pub fn pollfds(&self) -> Result<[pollfd; 1], Error> {
         let mut out = [pollfd {
             fd: -1,
             events: 0,
             revents: 0,
         }];
-        self.raw.pollfds(&mut out).map_err(Error::Os)?;
+        self.raw.pollfds(&mut out)?;
         Ok(out)
     }
 
@@ -159,8 +158,9 @@ impl Group {
     /// `BARRIER_GROUP` variable describes (see [`Group::spawn`] and the C
     /// function `barrier_group_export_env`), and removes the variable.
     ///
-    /// `Os(ENOENT)` if it is unset, `Os(EINVAL)` if it is malformed,
-    /// `Os(EBADF)` if a descriptor is closed or of the wrong kind.
+    /// `Misuse::Unset` if it is unset, `Misuse::Malformed` if it is
+    /// malformed, `Misuse::Foreign` if a descriptor is closed or of the
+    /// wrong kind.
     ///
     /// # Safety
     /// The descriptors the variable names must belong to nothing else in
@@ -168,9 +168,7 @@ impl Group {
     /// environment meanwhile.
     pub unsafe fn from_env() -> Result<Group, Error> {
         // SAFETY: forwarded from the caller.
-        unsafe { RawGroup::import_env() }
-            .map(|raw| Group { raw })
-            .map_err(Error::Os)
+        unsafe { RawGroup::import_env() }.map(|raw| Group { raw })
     }
 }
 
@@ -205,13 +203,10 @@ impl Group {
         &self,
         rank: usize,
         command: &mut std::process::Command,
-    ) -> std::io::Result<std::process::Child> {
+    ) -> Result<std::process::Child, Error> {
         let mut value = [0u8; env::ENV_MAX];
         let mut keep = [-1; 2 * super::state::MAX + 2];
-        let (len, count) = self
-            .raw
-            .spawn_env(rank, &mut value, &mut keep)
-            .map_err(std::io::Error::from_raw_os_error)?;
+        let (len, count) = self.raw.spawn_env(rank, &mut value, &mut keep)?;
         crate::spawn::spawn(command, env::VAR, &value[..len], &keep[..count])
     }
 

@@ -7,7 +7,7 @@
 //! explicitly): call [`RawGroup::destroy`], or use [`super::Group`].
 
 use super::state::{self, judge, Knowledge, Peer, Verdict, Wait, MAX};
-use crate::error::{Errno, Error};
+use crate::error::{Errno, Error, Misuse};
 use crate::{sys, time};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use libc::{c_int, pollfd};
@@ -61,7 +61,7 @@ const ONESHOT: c_int = libc::EPOLLIN | libc::EPOLLONESHOT;
 //
 // This comment is also the C header's documentation of `BarrierGroup`, so
 // it names no Rust item. In Rust: made by `create` or `import_env`; every
-// method that acts on the group returns EINVAL before `join`.
+// method that acts on the group answers Misuse::NotJoined before `join`.
 #[derive(Debug)]
 pub struct RawGroup {
     pub(super) n: usize,
@@ -96,6 +96,9 @@ pub(super) const PIPE_W: usize = 3 * MAX;
 unsafe impl Send for RawGroup {}
 
 impl RawGroup {
+    /// The largest number of members (the C header's `BARRIER_GROUP_MAX`).
+    pub const MAX: usize = MAX;
+
     /// A handle of a group of `n` that holds nothing.
     pub(super) fn empty(n: usize) -> RawGroup {
         RawGroup {
@@ -114,10 +117,11 @@ impl RawGroup {
         self.fds[at] = sys::close(self.fds[at]);
     }
 
-    /// Makes a group of `n` members (2 to [`MAX`]): the shared page, `n`
-    /// eventfds and `n` pipes, all close-on-exec. `EINVAL` for another
-    /// `n`; on any failure nothing is left open or mapped.
-    pub fn create(n: usize) -> Result<RawGroup, Errno> {
+    /// Makes a group of `n` members (2 to [`RawGroup::MAX`]): the shared
+    /// page, `n` eventfds and `n` pipes, all close-on-exec.
+    /// [`Misuse::GroupSize`] for another `n`; on any failure nothing is
+    /// left open or mapped.
+    pub fn create(n: usize) -> Result<RawGroup, Error> {
         let mut g = RawGroup::empty(n);
         g.make()?;
         Ok(g)
@@ -127,10 +131,10 @@ impl RawGroup {
     /// mapping), for callers that keep the handle behind a pointer without
     /// an allocator, such as the C library. On failure nothing is left
     /// open or mapped.
-    pub fn create_mapped(n: usize) -> Result<core::ptr::NonNull<RawGroup>, Errno> {
+    pub fn create_mapped(n: usize) -> Result<core::ptr::NonNull<RawGroup>, Error> {
         // Refused before anything is mapped.
         if !(2..=MAX).contains(&n) {
-            return Err(libc::EINVAL);
+            return Err(Misuse::GroupSize.into());
         }
         let p = Self::map_handle()?;
         // SAFETY: the mapping is fresh, writable, page-aligned and large
@@ -148,11 +152,11 @@ impl RawGroup {
     }
 
     /// Maps private memory for one handle.
-    pub(super) fn map_handle() -> Result<core::ptr::NonNull<RawGroup>, Errno> {
-        let p = sys::map(-1, core::mem::size_of::<RawGroup>())?;
+    pub(super) fn map_handle() -> Result<core::ptr::NonNull<RawGroup>, Error> {
+        let p = sys::map(-1, core::mem::size_of::<RawGroup>()).map_err(Error::Os)?;
         // A mapping at address 0 cannot be told from NULL in C; the kernel
         // does not place one there unasked.
-        core::ptr::NonNull::new(p.cast()).ok_or(libc::ENOMEM)
+        core::ptr::NonNull::new(p.cast()).ok_or(Error::Os(libc::ENOMEM))
     }
 
     /// Unmaps the memory of [`RawGroup::map_handle`].
@@ -167,12 +171,12 @@ impl RawGroup {
 
     /// Makes what an empty handle of `self.n` members needs; on failure
     /// destroys what it made.
-    fn make(&mut self) -> Result<(), Errno> {
+    fn make(&mut self) -> Result<(), Error> {
         let n = self.n;
         if !(2..=MAX).contains(&n) {
-            return Err(libc::EINVAL);
+            return Err(Misuse::GroupSize.into());
         }
-        let made = (|| {
+        let made = (|| -> Result<(), Errno> {
             let len = shared_len(n);
             self.memfd = sys::memfd(c"libbarrier-group", len)?;
             self.shared = sys::map(self.memfd, len)?.cast();
@@ -202,7 +206,7 @@ impl RawGroup {
         if made.is_err() {
             self.destroy();
         }
-        made
+        made.map_err(Error::Os)
     }
 
     /// Closes every descriptor, unmaps the shared page and leaves a handle
@@ -252,15 +256,19 @@ impl RawGroup {
     }
 
     /// Becomes member `rank`: keeps its own epoll instance, the write end
-    /// of its own pipe and the read ends of the others'. `EALREADY` if this
-    /// handle joined already, then `EINVAL` for `rank >= n` (or a handle
-    /// that holds nothing).
-    pub fn join(&mut self, rank: usize) -> Result<(), Errno> {
+    /// of its own pipe and the read ends of the others'.
+    /// [`Misuse::AlreadyJoined`] if this handle joined already, then
+    /// [`Misuse::NoDescriptor`] for a handle that holds nothing and
+    /// [`Misuse::Rank`] for `rank >= n`.
+    pub fn join(&mut self, rank: usize) -> Result<(), Error> {
         if self.rank.is_some() {
-            return Err(libc::EALREADY);
+            return Err(Misuse::AlreadyJoined.into());
         }
-        if rank >= self.n || self.shared.is_null() {
-            return Err(libc::EINVAL);
+        if self.shared.is_null() {
+            return Err(Misuse::NoDescriptor.into());
+        }
+        if rank >= self.n {
+            return Err(Misuse::Rank.into());
         }
         for k in 0..self.n {
             if k == rank {
@@ -274,9 +282,9 @@ impl RawGroup {
         Ok(())
     }
 
-    /// Our rank, or `EINVAL` before join.
-    fn me(&self) -> Result<usize, Error> {
-        self.rank.ok_or(Error::Os(libc::EINVAL))
+    /// Our rank, or [`Misuse::NotJoined`] before join.
+    fn me(&self) -> Result<usize, Misuse> {
+        self.rank.ok_or(Misuse::NotJoined)
     }
 
     fn slot(&self, k: usize) -> &Slot {
@@ -340,9 +348,9 @@ impl RawGroup {
     }
 
     /// Places a barrier. `Err(Aborted)` once this member observed any
-    /// abort or exit (or aborted); `Os(EINVAL)` before join; another `Os`
-    /// if a doorbell could not be rung (fatal; the barrier counts as placed
-    /// but this member is aborted).
+    /// abort or exit (or aborted); [`Misuse::NotJoined`] before join;
+    /// `Os` if a doorbell could not be rung (fatal; the barrier counts as
+    /// placed but this member is aborted).
     pub fn place(&mut self) -> Result<(), Error> {
         let me = self.me()?;
         if self.knowledge.is_aborted() {
@@ -365,8 +373,8 @@ impl RawGroup {
 
     /// Aborts this member: every wait that any member starts afterwards
     /// fails. `Err(Aborted)` if this member had already observed another
-    /// member's abort or exit (it is aborted all the same); `Os(EINVAL)`
-    /// before join. Repeating it is harmless.
+    /// member's abort or exit (it is aborted all the same);
+    /// [`Misuse::NotJoined`] before join. Repeating it is harmless.
     pub fn abort(&mut self) -> Result<(), Error> {
         let me = self.me()?;
         if !self.knowledge.i_aborted() {
@@ -381,7 +389,7 @@ impl RawGroup {
     /// Waits until every other member placed at least as many barriers as
     /// this one. `Err(Aborted)` if any member aborted, or one that exited
     /// placed too few; `Err(TimedOut)` after `usec` microseconds (nothing
-    /// is lost); `Os(EINVAL)` before join.
+    /// is lost); [`Misuse::NotJoined`] before join.
     pub fn sync(&mut self, usec: u64) -> Result<(), Error> {
         let me = self.me()?;
         if self.knowledge.is_aborted() {
@@ -521,11 +529,12 @@ impl RawGroup {
     /// What an event loop watches for this member: one entry, its epoll
     /// instance (`POLLIN`), which is readable when its doorbell rang or a
     /// member it has not yet seen go hung up. The same from join to
-    /// destroy. Returns how many entries were written (1). `EINVAL` before
-    /// join; `ENOBUFS` if `out` is empty.
-    pub fn pollfds(&self, out: &mut [pollfd]) -> Result<usize, Errno> {
-        let me = self.rank.ok_or(libc::EINVAL)?;
-        let slot = out.first_mut().ok_or(libc::ENOBUFS)?;
+    /// destroy. Returns how many entries were written (1).
+    /// [`Misuse::NotJoined`] before join; [`Misuse::BufferTooSmall`] if
+    /// `out` is empty.
+    pub fn pollfds(&self, out: &mut [pollfd]) -> Result<usize, Error> {
+        let me = self.me()?;
+        let slot = out.first_mut().ok_or(Misuse::BufferTooSmall)?;
         *slot = pollfd {
             fd: self.fds[EPOLL + me],
             events: libc::POLLIN,

@@ -9,7 +9,7 @@
 
 /// The largest number of members (the C header's `BARRIER_GROUP_MAX`): the
 /// members' set of exits fits one 64-bit mask.
-pub const MAX: usize = 64;
+pub(crate) const MAX: usize = 64;
 
 /// What one member has observed so far. Its own counts live in the shared
 /// page; this is the part only it knows.
@@ -48,13 +48,13 @@ impl Knowledge {
     }
 
     /// Records this member's own abort (or fatal error).
-    pub fn aborted(&mut self) {
+    pub(crate) fn aborted(&mut self) {
         self.i_aborted = true;
     }
 
     /// Records that member `rank` was seen to abort or exit; only the
     /// first one seen is kept.
-    pub fn saw(&mut self, rank: usize) {
+    pub(crate) fn saw(&mut self, rank: usize) {
         if self.aborted_by.is_none() {
             // Ranks are below MAX, which fits a u8.
             self.aborted_by = Some(rank as u8);
@@ -63,14 +63,14 @@ impl Knowledge {
 
     /// The two flags as bits (1: this member aborted, 2: another one did),
     /// for the environment variable.
-    pub fn bits(self) -> u8 {
+    pub(crate) fn bits(self) -> u8 {
         u8::from(self.i_aborted) | (u8::from(self.they_aborted()) << 1)
     }
 
     /// The inverse of [`Knowledge::bits`] with the rank; `None` if the two
     /// disagree (bit 2 without a rank, or a rank without it) or a bit is
     /// unknown.
-    pub fn from_parts(bits: u8, aborted_by: Option<usize>) -> Option<Knowledge> {
+    pub(crate) fn from_parts(bits: u8, aborted_by: Option<usize>) -> Option<Knowledge> {
         let by = match aborted_by {
             Some(r) if r < MAX => Some(r as u8),
             Some(_) => return None,
@@ -88,7 +88,7 @@ impl Knowledge {
 
 /// What a wait waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Wait {
+pub(crate) enum Wait {
     /// Every other member placed at least this many barriers.
     Sync(u64),
     /// Some other member aborted or exited.
@@ -97,21 +97,21 @@ pub enum Wait {
 
 /// One other member, as one look saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Peer {
+pub(crate) struct Peer {
     /// Its rank.
-    pub rank: usize,
+    pub(crate) rank: usize,
     /// Barriers it placed.
-    pub placed: u64,
+    pub(crate) placed: u64,
     /// It aborted (or a syscall of its failed).
-    pub aborted: bool,
+    pub(crate) aborted: bool,
     /// Its pipe hung up: it exited, crashed or freed its handle. What it
     /// placed before is final.
-    pub gone: bool,
+    pub(crate) gone: bool,
 }
 
 /// What a look means for a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// A sync is satisfied.
     Done,
     /// The wait ends on this member's abort or exit: the lowest rank among
@@ -126,7 +126,7 @@ pub enum Verdict {
 /// An abort ends every wait, even one whose counts are satisfied. An exit
 /// ends a sync only when the member placed fewer barriers than it needs
 /// (pending beats exit), and ends a wait for an abortion at once.
-pub fn judge(wait: Wait, peers: impl IntoIterator<Item = Peer>) -> Verdict {
+pub(crate) fn judge(wait: Wait, peers: impl IntoIterator<Item = Peer>) -> Verdict {
     let mut ended: Option<usize> = None;
     let mut short = false;
     for p in peers {
@@ -154,7 +154,7 @@ pub fn judge(wait: Wait, peers: impl IntoIterator<Item = Peer>) -> Verdict {
 /// Only the member that completes a level rings, and only for the members
 /// waiting for exactly that level: a member waiting for a lower one was
 /// released when that level completed, or saw it complete before it slept.
-pub const fn rings(waiting: u64, count: u64) -> bool {
+pub(crate) const fn rings(waiting: u64, count: u64) -> bool {
     waiting == count
 }
 

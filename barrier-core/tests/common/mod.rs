@@ -37,6 +37,7 @@ impl Outcome {
             Err(Error::Aborted) => Outcome::Aborted,
             Err(Error::TimedOut) => Outcome::TimedOut,
             Err(Error::Os(e)) => Outcome::Os(e),
+            Err(e) => Outcome::Os(-e.to_negative_errno()),
         }
     }
 
