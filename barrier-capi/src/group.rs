@@ -7,7 +7,7 @@
 //! `barrier_group_import_env()` not yet freed. The doc comments follow the
 //! rules of the crate's (they become the header and the man pages).
 
-use crate::{answer, env_buffer, look, with};
+use crate::ffi::{answer, env_buffer, look, with};
 use barrier_core::{Error, RawGroup};
 use core::ptr::NonNull;
 use libc::{c_int, c_uint};
