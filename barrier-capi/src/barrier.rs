@@ -1,7 +1,7 @@
 //! The two-party barrier's entry points: systemd's names and layout.
 
-use crate::ffi::{answer, env_buffer, state, status, with};
-use barrier_core::{RawBarrier, Role};
+use crate::ffi::{answer, copy_out, env_buffer, length, look, role_of, state, status, with};
+use barrier_core::RawBarrier;
 use libc::{c_int, c_uint};
 
 // The header's BARRIER_ENV_MAX is written in cbindgen.toml; keep them equal.
@@ -40,19 +40,20 @@ pub unsafe extern "C" fn barrier_init(b: *mut RawBarrier) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn barrier_destroy(b: *mut RawBarrier) -> *mut RawBarrier {
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, (), |b| b.destroy()) };
-    core::ptr::null_mut()
+    unsafe {
+        with(b, core::ptr::null_mut(), |b| {
+            b.destroy();
+            core::ptr::null_mut()
+        })
+    }
 }
 
 /// Destroys `**b`, for `__attribute__((cleanup(barrier_destroyp)))` on a
 /// `Barrier *` variable. NULL, or a pointer to NULL, is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_destroyp(b: *mut *mut RawBarrier) {
-    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
-    if let Some(&inner) = unsafe { b.as_ref() } {
-        // SAFETY: forwarded from the caller.
-        unsafe { barrier_destroy(inner) };
-    }
+    // SAFETY: forwarded from the caller, for b and for *b.
+    unsafe { look(b, (), |&inner| with(inner, (), |b| b.destroy())) }
 }
 
 /// Takes one side's role, once, right after fork(): `BARRIER_PARENT` keeps
@@ -61,13 +62,8 @@ pub unsafe extern "C" fn barrier_destroyp(b: *mut *mut RawBarrier) {
 /// created, destroyed), for a second call, and for an unknown role.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_set_role(b: *mut RawBarrier, role: c_uint) {
-    let role = match role {
-        0 => Role::Parent,
-        1 => Role::Child,
-        _ => return,
-    };
     // SAFETY: forwarded from the caller.
-    unsafe { with(b, (), |b| b.set_role(role)) }
+    unsafe { with(b, (), |b| role_of(role).map_or((), |r| b.set_role(r))) }
 }
 
 /// Places a barrier: the next sync point of this side.
@@ -274,24 +270,8 @@ pub unsafe extern "C" fn barrier_get_pollfds(
     fds: *mut libc::pollfd,
     n: usize,
 ) -> c_int {
-    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
-    let Some(b) = (unsafe { b.as_ref() }) else {
-        return -libc::EINVAL;
-    };
-    if fds.is_null() {
-        return -libc::EINVAL;
-    }
-    if n < 2 {
-        return -libc::ENOBUFS;
-    }
-    match b.pollfds() {
-        Ok(watch) => {
-            // SAFETY: fds is valid for n >= 2 entries, as the caller guarantees.
-            unsafe { core::ptr::copy_nonoverlapping(watch.as_ptr(), fds, watch.len()) };
-            watch.len() as c_int
-        }
-        Err(e) => e.to_negative_errno(),
-    }
+    // SAFETY: forwarded from the caller, for b and for fds.
+    unsafe { look(b, -libc::EINVAL, |b| copy_out(fds, n, b.pollfds())) }
 }
 
 /// Creates two ready ends of one barrier in `*parent` and `*child`, roles
@@ -308,13 +288,17 @@ pub unsafe extern "C" fn barrier_create_pair(
     parent: *mut RawBarrier,
     child: *mut RawBarrier,
 ) -> c_int {
-    if core::ptr::eq(parent, child) {
-        return -libc::EINVAL;
-    }
-    // SAFETY: the caller guarantees both are NULL or valid and disjoint.
-    match unsafe { (parent.as_mut(), child.as_mut()) } {
-        (Some(p), Some(c)) => status(RawBarrier::create_pair(p, c)),
-        _ => -libc::EINVAL,
+    // SAFETY: forwarded from the caller; the two are not the same object,
+    // so the two references do not alias.
+    unsafe {
+        match core::ptr::eq(parent, child) {
+            true => -libc::EINVAL,
+            false => with(parent, -libc::EINVAL, |p| {
+                with(child, -libc::EINVAL, |c| {
+                    status(RawBarrier::create_pair(p, c))
+                })
+            }),
+        }
     }
 }
 
@@ -334,18 +318,13 @@ pub unsafe extern "C" fn barrier_export_env(
     buf: *mut libc::c_char,
     size: usize,
 ) -> c_int {
-    // SAFETY: the caller guarantees b is NULL or valid; as_ref checks NULL.
-    let Some(b) = (unsafe { b.as_ref() }) else {
-        return -libc::EINVAL;
-    };
-    // SAFETY: the caller guarantees buf is NULL or valid for size bytes.
-    let Some(out) = (unsafe { env_buffer(buf, size, RawBarrier::ENV_MAX) }) else {
-        return -libc::EINVAL;
-    };
-    // SAFETY: the object owns its descriptors, as the caller guarantees.
-    match unsafe { b.export_env(out) } {
-        Ok(len) => len as c_int,
-        Err(e) => e.to_negative_errno(),
+    // SAFETY: forwarded from the caller, for b (whose descriptors the
+    // object owns) and for buf.
+    unsafe {
+        look(b, -libc::EINVAL, |b| {
+            env_buffer(buf, size, RawBarrier::ENV_MAX)
+                .map_or(-libc::EINVAL, |out| length(b.export_env(out)))
+        })
     }
 }
 

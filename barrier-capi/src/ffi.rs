@@ -1,8 +1,9 @@
 //! What the entry points need to meet C: pointers checked for NULL, and
 //! the core's results turned into the C API's answers.
 
-use barrier_core::{Error, RawBarrier};
-use libc::c_int;
+use barrier_core::{Error, RawBarrier, RawGroup, Role};
+use core::ptr::NonNull;
+use libc::{c_int, c_uint, pollfd};
 
 /// Runs `op` on the object behind `p` (a `Barrier` or a `BarrierGroup`),
 /// or returns `null` for NULL.
@@ -50,11 +51,77 @@ pub(crate) fn status(result: Result<(), Error>) -> c_int {
 
 /// The `int` answer of a call that places or waits (the bounded waits, and
 /// the group calls): 1 done, 0 aborted, a negative errno otherwise.
+#[inline(never)]
 pub(crate) fn answer(result: Result<(), Error>) -> c_int {
     match result {
         Ok(()) => 1,
         Err(Error::Aborted) => 0,
         Err(e) => e.to_negative_errno(),
+    }
+}
+
+/// The `int` answer of a call that writes into the caller's memory: how
+/// many bytes or entries it wrote, or a negative errno.
+pub(crate) fn length(result: Result<usize, Error>) -> c_int {
+    match result {
+        // Never more than the few dozen bytes of a variable, or 2 entries.
+        Ok(len) => len as c_int,
+        Err(e) => e.to_negative_errno(),
+    }
+}
+
+/// The role of `barrier_set_role()`'s argument; `None` for an unknown one.
+pub(crate) fn role_of(raw: c_uint) -> Option<Role> {
+    match raw {
+        0 => Some(Role::Parent),
+        1 => Some(Role::Child),
+        _ => None,
+    }
+}
+
+/// Copies what to watch into the caller's array `out` of `n` entries:
+/// the number of entries, -EINVAL if `out` is NULL, the error of `watch`,
+/// or -ENOBUFS if `n` is too small (nothing written then).
+///
+/// # Safety
+/// `out` must be NULL or valid for writes of `n` entries.
+pub(crate) unsafe fn copy_out<const N: usize>(
+    out: *mut pollfd,
+    n: usize,
+    watch: Result<[pollfd; N], Error>,
+) -> c_int {
+    if out.is_null() {
+        return -libc::EINVAL;
+    }
+    match watch {
+        Ok(_) if n < N => -libc::ENOBUFS,
+        Ok(watch) => {
+            // SAFETY: out is valid for n >= N entries, as the caller
+            // guarantees.
+            unsafe { core::ptr::copy_nonoverlapping(watch.as_ptr(), out, N) };
+            N as c_int
+        }
+        Err(e) => e.to_negative_errno(),
+    }
+}
+
+/// Sets `*g` to the handle `make` returns and answers 0, or sets it to NULL
+/// and answers the negative errno; -EINVAL if `g` is NULL (then `make` is
+/// not called).
+///
+/// # Safety
+/// `g` must be NULL or valid for writes of a pointer.
+pub(crate) unsafe fn hand_out(
+    g: *mut *mut RawGroup,
+    make: impl FnOnce() -> Result<NonNull<RawGroup>, Error>,
+) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with(g, -libc::EINVAL, |g| {
+            let made = make();
+            *g = made.map_or(core::ptr::null_mut(), NonNull::as_ptr);
+            status(made.map(|_| ()))
+        })
     }
 }
 

@@ -7,28 +7,13 @@
 //! `barrier_group_import_env()` not yet freed. The doc comments follow the
 //! rules of the crate's (they become the header and the man pages).
 
-use crate::ffi::{answer, env_buffer, look, with};
-use barrier_core::{Error, RawGroup};
+use crate::ffi::{answer, copy_out, env_buffer, hand_out, length, look, with};
+use barrier_core::RawGroup;
 use core::ptr::NonNull;
 use libc::{c_int, c_uint};
 
 // The header's constants are written in cbindgen.toml; keep them equal.
 const _: () = assert!(RawGroup::MAX == 64 && RawGroup::ENV_MAX == 64);
-
-/// `BARRIER_GROUP_POLLFDS_MAX`: the one epoll descriptor.
-const POLLFDS_MAX: usize = 1;
-
-/// Stores a made handle into `*g` and returns 0, or returns the negative
-/// errno (`*g` stays as it is: the callers set it to NULL first).
-fn hand_out(g: &mut *mut RawGroup, made: Result<NonNull<RawGroup>, Error>) -> c_int {
-    match made {
-        Ok(p) => {
-            *g = p.as_ptr();
-            0
-        }
-        Err(e) => e.to_negative_errno(),
-    }
-}
 
 /// Creates a group of `n` members in `*g`: a shared page, and an eventfd,
 /// a pipe and an epoll instance per member, all close-on-exec. Fork (or spawn) the other
@@ -43,12 +28,8 @@ fn hand_out(g: &mut *mut RawGroup, made: Result<NonNull<RawGroup>, Error>) -> c_
 /// `g` non-NULL, `*g` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_group_new(g: *mut *mut RawGroup, n: c_uint) -> c_int {
-    // SAFETY: the caller guarantees g is NULL or valid; as_mut checks NULL.
-    let Some(g) = (unsafe { g.as_mut() }) else {
-        return -libc::EINVAL;
-    };
-    *g = core::ptr::null_mut();
-    hand_out(g, RawGroup::create_mapped(n as usize))
+    // SAFETY: forwarded from the caller.
+    unsafe { hand_out(g, || RawGroup::create_mapped(n as usize)) }
 }
 
 /// Makes this process member `rank` (0 to n - 1) of the group, once, after
@@ -74,11 +55,11 @@ pub unsafe extern "C" fn barrier_group_join(g: *mut RawGroup, rank: c_uint) -> c
 /// Returns NULL, so that `g = barrier_group_free(g);` is possible.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_group_free(g: *mut RawGroup) -> *mut RawGroup {
-    if let Some(p) = NonNull::new(g) {
+    NonNull::new(g).map_or(core::ptr::null_mut(), |p| {
         // SAFETY: a live handle of this library, which the caller gives up.
         unsafe { RawGroup::free_mapped(p) };
-    }
-    core::ptr::null_mut()
+        core::ptr::null_mut()
+    })
 }
 
 /// Frees `*g` and sets it to NULL, for
@@ -86,11 +67,8 @@ pub unsafe extern "C" fn barrier_group_free(g: *mut RawGroup) -> *mut RawGroup {
 /// variable. NULL, or a pointer to NULL, is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_group_freep(g: *mut *mut RawGroup) {
-    // SAFETY: the caller guarantees g is NULL or valid; as_mut checks NULL.
-    if let Some(inner) = unsafe { g.as_mut() } {
-        // SAFETY: forwarded from the caller.
-        *inner = unsafe { barrier_group_free(*inner) };
-    }
+    // SAFETY: forwarded from the caller, for g and for *g.
+    unsafe { with(g, (), |inner| *inner = barrier_group_free(*inner)) }
 }
 
 /// Tells the number of members.
@@ -246,20 +224,8 @@ pub unsafe extern "C" fn barrier_group_get_pollfds(
     fds: *mut libc::pollfd,
     n: usize,
 ) -> c_int {
-    // SAFETY: the caller guarantees g is NULL or valid; as_ref checks NULL.
-    let Some(g) = (unsafe { g.as_ref() }) else {
-        return -libc::EINVAL;
-    };
-    if fds.is_null() || g.rank().is_none() {
-        return -libc::EINVAL;
-    }
-    // SAFETY: fds is valid for n entries, as the caller guarantees; no
-    // more than POLLFDS_MAX are ever written.
-    let out = unsafe { core::slice::from_raw_parts_mut(fds, n.min(POLLFDS_MAX)) };
-    match g.pollfds(out) {
-        Ok(len) => len as c_int,
-        Err(e) => e.to_negative_errno(),
-    }
+    // SAFETY: forwarded from the caller, for g and for fds.
+    unsafe { look(g, -libc::EINVAL, |g| copy_out(fds, n, g.pollfds())) }
 }
 
 /// After `barrier_group_join()`, before execve(): makes this member's
@@ -279,17 +245,12 @@ pub unsafe extern "C" fn barrier_group_export_env(
     buf: *mut libc::c_char,
     size: usize,
 ) -> c_int {
-    // SAFETY: the caller guarantees g is NULL or valid; as_ref checks NULL.
-    let Some(g) = (unsafe { g.as_ref() }) else {
-        return -libc::EINVAL;
-    };
-    // SAFETY: the caller guarantees buf is NULL or valid for size bytes.
-    let Some(out) = (unsafe { env_buffer(buf, size, RawGroup::ENV_MAX) }) else {
-        return -libc::EINVAL;
-    };
-    match g.export_env(out) {
-        Ok(len) => len as c_int,
-        Err(e) => e.to_negative_errno(),
+    // SAFETY: forwarded from the caller, for g and for buf.
+    unsafe {
+        look(g, -libc::EINVAL, |g| {
+            env_buffer(buf, size, RawGroup::ENV_MAX)
+                .map_or(-libc::EINVAL, |out| length(g.export_env(out)))
+        })
     }
 }
 
@@ -306,13 +267,8 @@ pub unsafe extern "C" fn barrier_group_export_env(
 /// of the wrong kind, or the error of mapping memory (-ENOMEM).
 #[no_mangle]
 pub unsafe extern "C" fn barrier_group_import_env(g: *mut *mut RawGroup) -> c_int {
-    // SAFETY: the caller guarantees g is NULL or valid; as_mut checks NULL.
-    let Some(g) = (unsafe { g.as_mut() }) else {
-        return -libc::EINVAL;
-    };
-    *g = core::ptr::null_mut();
-    // SAFETY: by the API's contract the descriptors the variable names are
-    // handed to this call, and it does not run beside another thread's
-    // use of the environment.
-    hand_out(g, unsafe { RawGroup::import_env_mapped() })
+    // SAFETY: forwarded from the caller; by the API's contract the
+    // descriptors the variable names are handed to this call, and it does
+    // not run beside another thread's use of the environment.
+    unsafe { hand_out(g, || RawGroup::import_env_mapped()) }
 }

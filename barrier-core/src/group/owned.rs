@@ -140,13 +140,7 @@ impl Group {
     /// again with a zero timeout; stop after it returns anything else.
     /// `Misuse::NotJoined` before join.
     pub fn pollfds(&self) -> Result<[pollfd; 1], Error> {
-        let mut out = [pollfd {
-            fd: -1,
-            events: 0,
-            revents: 0,
-        }];
-        self.raw.pollfds(&mut out)?;
-        Ok(out)
+        self.raw.pollfds()
     }
 
     /// Borrows the handle's protocol layer.

@@ -529,17 +529,13 @@ impl RawGroup {
     /// What an event loop watches for this member: one entry, its epoll
     /// instance (`POLLIN`), which is readable when its doorbell rang or a
     /// member it has not yet seen go hung up. The same from join to
-    /// destroy. Returns how many entries were written (1).
-    /// [`Misuse::NotJoined`] before join; [`Misuse::BufferTooSmall`] if
-    /// `out` is empty.
-    pub fn pollfds(&self, out: &mut [pollfd]) -> Result<usize, Error> {
+    /// destroy. [`Misuse::NotJoined`] before join.
+    pub fn pollfds(&self) -> Result<[pollfd; 1], Error> {
         let me = self.me()?;
-        let slot = out.first_mut().ok_or(Misuse::BufferTooSmall)?;
-        *slot = pollfd {
+        Ok([pollfd {
             fd: self.fds[EPOLL + me],
             events: libc::POLLIN,
             revents: 0,
-        };
-        Ok(1)
+        }])
     }
 }
