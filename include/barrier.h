@@ -381,10 +381,15 @@ int barrier_group_new(struct BarrierGroup **g, unsigned int n);
 
 /**
  * Makes this process member `rank` (0 to n - 1) of the group, once, after
- * every fork that creates a member. Each member needs a distinct rank.
+ * every fork that creates a member. Each member needs a distinct rank: the
+ * first handle to join under a rank has it for good, in whichever process
+ * it is, and a later join under it (even after that member exited) is
+ * refused.
  *
  * Returns 0; -EINVAL if `g` is NULL; -EALREADY if this handle already
- * joined; -EINVAL if `rank` is not below the group's size.
+ * joined; -EINVAL if `rank` is not below the group's size; -EBUSY if
+ * another handle joined under `rank` first (this handle is unchanged and
+ * may join under another rank).
  */
 int barrier_group_join(struct BarrierGroup *g, unsigned int rank);
 

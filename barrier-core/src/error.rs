@@ -45,6 +45,8 @@ pub enum Misuse {
     NotJoined = (libc::EINVAL << 8) | 3,
     /// `join` on a handle that joined already (`EALREADY`).
     AlreadyJoined = libc::EALREADY << 8,
+    /// `join` under a rank that another member joined first (`EBUSY`).
+    RankTaken = libc::EBUSY << 8,
     /// A buffer too small for what the call writes (`ENOBUFS`).
     BufferTooSmall = libc::ENOBUFS << 8,
     /// An import, and the environment variable is not set (`ENOENT`).
@@ -79,6 +81,7 @@ impl Misuse {
             Misuse::Rank => "the rank is not below the group's size",
             Misuse::NotJoined => "the handle has not joined",
             Misuse::AlreadyJoined => "the handle joined already",
+            Misuse::RankTaken => "another member joined under this rank",
             Misuse::BufferTooSmall => "the buffer is too small",
             Misuse::Unset => "the environment variable is not set",
             Misuse::Malformed => "the environment variable is malformed",

@@ -72,6 +72,23 @@ fn spawn_hands_members_to_programs() {
 }
 
 #[test]
+fn a_spawned_rank_is_taken() {
+    let g = Group::new(3).unwrap();
+    // A program that cannot start gives its rank back.
+    let missing = g.spawn(1, &mut Command::new("/nonexistent/program"));
+    assert_eq!(missing.unwrap_err(), Error::Os(libc::ENOENT));
+    let mut child = g.spawn(1, &mut Command::new("true")).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        g.spawn(1, &mut Command::new("true")).unwrap_err(),
+        Error::Misuse(Misuse::RankTaken)
+    );
+    let mut g = g;
+    assert_eq!(g.join(1), Err(Error::Misuse(Misuse::RankTaken)));
+    g.join(0).unwrap();
+}
+
+#[test]
 fn spawn_needs_an_unjoined_handle_and_a_rank() {
     let mut g = Group::new(2).unwrap();
     let err = g.spawn(2, &mut Command::new("true")).unwrap_err();

@@ -319,7 +319,9 @@ impl RawGroup {
 
     /// The value of the environment variable for a member `rank` spawned
     /// from this handle, which must not have joined, and the descriptors it
-    /// keeps across `execve()`: for [`super::Group::spawn`].
+    /// keeps across `execve()`: for [`super::Group::spawn`]. Claims the
+    /// rank ([`RawGroup::unclaim`] gives it back if the program does not
+    /// start).
     #[cfg(feature = "std")]
     pub(crate) fn spawn_env(
         &self,
@@ -336,6 +338,7 @@ impl RawGroup {
         if rank >= self.n {
             return Err(Misuse::Rank);
         }
+        self.claim(rank)?;
         let count = 2 * self.n + 2;
         for (i, slot) in keep[..count].iter_mut().enumerate() {
             *slot = self.held(rank, i);

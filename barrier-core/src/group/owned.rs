@@ -178,7 +178,9 @@ impl Group {
     /// must not have joined. The program takes its membership with
     /// [`Group::from_env`] (or `barrier_group_import_env` in C). Spawn
     /// every member, then join (or drop this handle, if it is not a
-    /// member). Use the command for one spawn only.
+    /// member). The rank is the spawned member's from now on: a later
+    /// `join` or `spawn` under it answers `Misuse::RankTaken`, unless the
+    /// program could not be started. Use the command for one spawn only.
     ///
     /// ```no_run
     /// use barrier_core::Group;
@@ -201,7 +203,11 @@ impl Group {
         let mut value = [0u8; env::ENV_MAX];
         let mut keep = [-1; 2 * super::state::MAX + 2];
         let (len, count) = self.raw.spawn_env(rank, &mut value, &mut keep)?;
-        crate::spawn::spawn(command, env::VAR, &value[..len], &keep[..count])
+        let child = crate::spawn::spawn(command, env::VAR, &value[..len], &keep[..count]);
+        if child.is_err() {
+            self.raw.unclaim(rank);
+        }
+        child
     }
 
     /// The descriptor of [`Group::pollfds`], borrowed; `None` before

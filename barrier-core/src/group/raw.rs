@@ -23,6 +23,9 @@ struct Slot {
     waiting: AtomicU64,
     /// 1 once the member aborted or failed.
     aborted: AtomicU32,
+    /// 1 once a handle joined under this rank: the first to swap it from 0
+    /// has the rank, for good.
+    joined: AtomicU32,
 }
 
 /// The head of the shared page, written once by `create`: its format and
@@ -258,8 +261,11 @@ impl RawGroup {
     /// Becomes member `rank`: keeps its own epoll instance, the write end
     /// of its own pipe and the read ends of the others'.
     /// [`Misuse::AlreadyJoined`] if this handle joined already, then
-    /// [`Misuse::NoDescriptor`] for a handle that holds nothing and
-    /// [`Misuse::Rank`] for `rank >= n`.
+    /// [`Misuse::NoDescriptor`] for a handle that holds nothing,
+    /// [`Misuse::Rank`] for `rank >= n`, and [`Misuse::RankTaken`] if
+    /// another handle of the group (in this process or another) joined
+    /// under `rank` first; nothing changes then, and the handle may join
+    /// under another rank.
     pub fn join(&mut self, rank: usize) -> Result<(), Error> {
         if self.rank.is_some() {
             return Err(Misuse::AlreadyJoined.into());
@@ -270,6 +276,7 @@ impl RawGroup {
         if rank >= self.n {
             return Err(Misuse::Rank.into());
         }
+        self.claim(rank)?;
         for k in 0..self.n {
             if k == rank {
                 self.close(PIPE_R + k);
@@ -280,6 +287,24 @@ impl RawGroup {
         }
         self.rank = Some(rank);
         Ok(())
+    }
+
+    /// Takes `rank` for this handle or a member it spawns, for good:
+    /// [`Misuse::RankTaken`] if a handle took it first. One atomic swap on
+    /// the shared page, so that of two members claiming a rank at once, in
+    /// any processes, exactly one has it.
+    pub(super) fn claim(&self, rank: usize) -> Result<(), Misuse> {
+        let joined = &self.slot(rank).joined;
+        match joined.compare_exchange(0, 1, SeqCst, SeqCst) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Misuse::RankTaken),
+        }
+    }
+
+    /// Gives back a rank claimed for a member whose program did not start.
+    #[cfg(feature = "std")]
+    pub(super) fn unclaim(&self, rank: usize) {
+        self.slot(rank).joined.store(0, SeqCst);
     }
 
     /// Our rank, or [`Misuse::NotJoined`] before join.
