@@ -315,6 +315,19 @@ pub fn unsetenv(name: &CStr) {
     unsafe { libc::unsetenv(name.as_ptr()) };
 }
 
+/// The size of a page of memory, as the kernel gives it to the process
+/// (4 KiB on x86-64, 16 or 64 KiB on some arm64 and ppc64 kernels). glibc
+/// answers it from memory, without a syscall.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf takes an integer.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    // It cannot fail; were it to, the smallest page of any Linux target.
+    usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .unwrap_or(4096)
+}
+
 /// A close-on-exec memfd of `len` bytes, sealed against growing and
 /// shrinking (so no holder can make the mapping fault), for a group's
 /// shared page.

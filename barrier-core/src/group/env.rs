@@ -255,7 +255,7 @@ impl RawGroup {
         let value = sys::getenv(VAR_C).ok_or(Misuse::Unset)?;
         let m = parse_value(value)?;
         let size = sys::sealed_size(m.memfd).map_err(|_| Misuse::Foreign)?;
-        // The largest page there is, and at least a head.
+        // At least a head, and no more than a group of MAX needs.
         if !(core::mem::size_of::<Head>() as u64..=shared_len(MAX) as u64).contains(&size) {
             return Err(Misuse::Foreign.into());
         }

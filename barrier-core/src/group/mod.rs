@@ -85,11 +85,13 @@
 //!
 //! Per member after join: `2n + 2` descriptors (the memfd, its epoll
 //! instance, `n` doorbells, `n - 1` pipe read ends and its own write end);
-//! `4n + 1` before join, in the creator. The shared memory is one page of
-//! 4 KiB up to 47 members and two from 48 (a head with the descriptor
-//! numbers, then a 64-byte slot per member), and a handle kept behind a
-//! pointer (the C library's) one more page. No call but `new`, `import_env` and `free` maps or
-//! unmaps memory, and none allocates.
+//! `4n + 1` before join, in the creator. The shared memory is a head of
+//! 1088 bytes (the descriptor numbers) and a 64-byte slot per member, in
+//! whole pages of the kernel's size: with 4 KiB pages (x86-64) one page up
+//! to 47 members and two from 48, with 16 or 64 KiB pages (some arm64 and
+//! ppc64 kernels) one page for any size. A handle kept behind a pointer
+//! (the C library's) takes one more page. No call but `new`, `import_env`
+//! and `free` maps or unmaps memory, and none allocates.
 
 mod env;
 mod owned;

@@ -43,10 +43,15 @@ pub(super) struct Head {
 pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"libbarG1");
 
 /// The shared page's length for `n` members: a head and `n` slots, in
-/// whole pages.
+/// whole pages of the size the kernel uses.
 pub(super) fn shared_len(n: usize) -> usize {
+    shared_len_in(n, sys::page_size())
+}
+
+/// [`shared_len`] for pages of `page` bytes.
+fn shared_len_in(n: usize, page: usize) -> usize {
     let bytes = core::mem::size_of::<Head>() + n * core::mem::size_of::<Slot>();
-    bytes.div_ceil(4096) * 4096
+    bytes.div_ceil(page) * page
 }
 
 /// The tag of a member's doorbell in its epoll instance; the pipes are
@@ -562,5 +567,31 @@ impl RawGroup {
             events: libc::POLLIN,
             revents: 0,
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_memory_per_page_size() {
+        // A head of 1088 bytes (the descriptor numbers of 64 members), then
+        // a slot of 64 bytes per member.
+        assert_eq!(core::mem::size_of::<Head>(), 1088);
+        assert_eq!(core::mem::size_of::<Slot>(), 64);
+        // 4 KiB pages: one page up to 47 members, two from 48.
+        assert_eq!(shared_len_in(2, 4096), 4096);
+        assert_eq!(shared_len_in(47, 4096), 4096);
+        assert_eq!(shared_len_in(48, 4096), 8192);
+        assert_eq!(shared_len_in(MAX, 4096), 8192);
+        // 16 and 64 KiB pages: one page for any size.
+        for page in [16384, 65536] {
+            assert_eq!(shared_len_in(2, page), page);
+            assert_eq!(shared_len_in(MAX, page), page);
+        }
+        // The handle itself fits one page of any size.
+        assert!(core::mem::size_of::<RawGroup>() <= 4096);
+        assert_eq!(shared_len(2), sys::page_size());
     }
 }
