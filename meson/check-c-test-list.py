@@ -4,7 +4,8 @@
 
     check-c-test-list.py DIR NAME...
 
-Every DIR/test-*.c must be one of the NAMEs (c_test_programs in
+Every test-*.c under DIR must be one of the NAMEs (its path in DIR
+without .c) (c_test_programs in
 c-tests/meson.build), and every NAME must exist as DIR/NAME.c.
 """
 
@@ -18,7 +19,7 @@ def main(argv):
         return 2
     directory = pathlib.Path(argv[1])
     listed = set(argv[2:])
-    present = {p.stem for p in directory.glob("test-*.c")}
+    present = {str(p.relative_to(directory).with_suffix("")) for p in directory.rglob("test-*.c")}
     status = 0
     for name in sorted(present - listed):
         print(f"FAIL: {directory / (name + '.c')} is not in c_test_programs")

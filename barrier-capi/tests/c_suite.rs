@@ -23,8 +23,8 @@ enum Link {
     Systemd,
 }
 
-/// Compiles c-tests/test-NAME.c with the harness against the library (and
-/// group-harness.c for the programs of barrier groups, test-group-*).
+/// Compiles c-tests/DIR/test-NAME.c with lib/harness.c against the library (and
+/// lib/group-harness.c for the programs of barrier groups, test-group-*).
 fn build_program(name: &str, link: Link) -> PathBuf {
     build_program_with(name, link, &[])
 }
@@ -40,17 +40,23 @@ fn build_program_with(name: &str, link: Link, extra: &[String]) -> PathBuf {
     };
     let exe = bin_dir.join(format!("test-{name}-{suffix}"));
     let tests = root().join("c-tests");
+    let dir = match name {
+        "noalloc" => "",
+        _ if name.starts_with("group-") => "group",
+        _ if name.starts_with("loop-") => "loop",
+        _ => "barrier",
+    };
     let mut cmd = strict_c();
     cmd.arg("-I")
         .arg(root().join("include"))
         .arg("-I")
-        .arg(&tests)
-        .arg(tests.join(format!("test-{name}.c")))
-        .arg(tests.join("harness.c"))
+        .arg(tests.join("lib"))
+        .arg(tests.join(dir).join(format!("test-{name}.c")))
+        .arg(tests.join("lib/harness.c"))
         .arg("-o")
         .arg(&exe);
     if name.starts_with("group-") {
-        cmd.arg(tests.join("group-harness.c"));
+        cmd.arg(tests.join("lib/group-harness.c"));
     }
     match link {
         Link::Static => {
@@ -65,6 +71,8 @@ fn build_program_with(name: &str, link: Link, extra: &[String]) -> PathBuf {
         }
         Link::Systemd => {
             cmd.arg("-DHARNESS_REFERENCE")
+                .arg("-I")
+                .arg(tests.join("reference"))
                 .arg(tests.join("reference/shim.c"))
                 .arg(tests.join("reference/reference.c"))
                 .arg("-ldl");
@@ -121,7 +129,7 @@ fn loop_flags(package: &str) -> Option<Vec<String>> {
     }
 }
 
-/// Runs c-tests/test-loop-NAME.c, built with its loop's library.
+/// Runs c-tests/loop/test-loop-NAME.c, built with its loop's library.
 fn run_loop_program(name: &str, package: &str, link: Link) {
     if let Some(flags) = loop_flags(package) {
         run_program_with(&format!("loop-{name}"), link, &flags);
