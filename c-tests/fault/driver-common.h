@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * What the fault-injection drivers (driver.c for the two-party barrier,
- * group-driver.c for barrier groups) have in common: the injector's
- * controls, failure reports, counting descriptors, the faults both try,
- * and the loop that runs every fault at every position, each case in a
- * process of its own under a watchdog.
+ * What the fault-injection drivers (barrier-driver.c for the two-party
+ * barrier, group-driver.c for barrier groups) have in common: the
+ * injector's controls, failure reports, counting descriptors, the faults
+ * both try, and the loop that runs every fault at every position, each
+ * case in a process of its own under a watchdog.
  */
 #ifndef LIBBARRIER_DRIVER_COMMON_H
 #define LIBBARRIER_DRIVER_COMMON_H
 
-#include "fault.h"
+#include "inject.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -3,12 +3,12 @@
  * A fault injector for the syscalls libbarrier makes, loaded with
  * LD_PRELOAD in front of libc. Each wrapper counts its calls while the
  * injector is armed and makes the planned one fail; otherwise it forwards
- * to libc untouched. See fault.h.
+ * to libc untouched. See inject.h.
  *
  * Single-threaded use only: the driver runs one scenario per process.
  */
 #define _GNU_SOURCE
-#include "fault.h"
+#include "inject.h"
 
 #include <dlfcn.h>
 #include <errno.h>

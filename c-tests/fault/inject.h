@@ -5,8 +5,8 @@
  * injector is armed: the driver arms it around libbarrier calls, so only
  * the library's own calls count, not the driver's bookkeeping.
  */
-#ifndef LIBBARRIER_FAULT_H
-#define LIBBARRIER_FAULT_H
+#ifndef LIBBARRIER_FAULT_INJECT_H
+#define LIBBARRIER_FAULT_INJECT_H
 
 /* The calls the library makes that can be made to fail. */
 enum fault_call {
