@@ -44,9 +44,9 @@
  * answer. */
 #define ARMED_VOID(expr)                                                             \
         do {                                                                         \
-                fault_arm(1);                                                        \
+                injector->arm(1);                                                    \
                 expr;                                                                \
-                fault_arm(0);                                                        \
+                injector->arm(0);                                                    \
         } while (0)
 
 static bool is_null(const Barrier *b) {
