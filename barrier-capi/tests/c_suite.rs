@@ -23,6 +23,20 @@ enum Link {
     Systemd,
 }
 
+/// c-tests/DIR/test-NAME.c.
+fn source_of(name: &str) -> PathBuf {
+    let dir = match name {
+        "noalloc" => "",
+        _ if name.starts_with("group-") => "group",
+        _ if name.starts_with("loop-") => "loop",
+        _ => "barrier",
+    };
+    root()
+        .join("c-tests")
+        .join(dir)
+        .join(format!("test-{name}.c"))
+}
+
 /// Compiles c-tests/DIR/test-NAME.c with lib/harness.c against the library (and
 /// lib/group-harness.c for the programs of barrier groups, test-group-*).
 fn build_program(name: &str, link: Link) -> PathBuf {
@@ -40,18 +54,12 @@ fn build_program_with(name: &str, link: Link, extra: &[String]) -> PathBuf {
     };
     let exe = bin_dir.join(format!("test-{name}-{suffix}"));
     let tests = root().join("c-tests");
-    let dir = match name {
-        "noalloc" => "",
-        _ if name.starts_with("group-") => "group",
-        _ if name.starts_with("loop-") => "loop",
-        _ => "barrier",
-    };
     let mut cmd = strict_c();
     cmd.arg("-I")
         .arg(root().join("include"))
         .arg("-I")
         .arg(tests.join("lib"))
-        .arg(tests.join(dir).join(format!("test-{name}.c")))
+        .arg(source_of(name))
         .arg(tests.join("lib/harness.c"))
         .arg("-o")
         .arg(&exe);
@@ -142,11 +150,55 @@ fn reference_optional() -> bool {
     !matches!(std::env::var_os("CI"), Some(v) if !v.is_empty())
 }
 
+/// A test in a program's table, as its source lists it.
+struct Entry {
+    name: String,
+    /// For TEST_ENTRY_NOT_SYSTEMD(name, why): the first string literal of
+    /// `why`, which the reason the program prints starts with.
+    not_systemd: Option<String>,
+}
+
+/// The tests of a C program, from the TEST_ENTRY(name) and
+/// TEST_ENTRY_NOT_SYSTEMD(name, why) lines of its source, in their order.
+fn entries(source: &Path) -> Vec<Entry> {
+    let text = std::fs::read_to_string(source).unwrap();
+    let mut entries = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        at += line.len();
+        let line = line.trim_start();
+        let (args, skips) = if let Some(args) = line.strip_prefix("TEST_ENTRY_NOT_SYSTEMD(") {
+            (args, true)
+        } else if let Some(args) = line.strip_prefix("TEST_ENTRY(") {
+            (args, false)
+        } else {
+            continue;
+        };
+        let end = args
+            .find([',', ')'])
+            .unwrap_or_else(|| panic!("{}: {line}", source.display()));
+        let name = args[..end].trim().to_string();
+        let not_systemd = skips.then(|| {
+            // the reason may start on a later line
+            let after = &text[at - args.len() + end..];
+            let open = after.find('"').expect("a reason in quotes");
+            let literal = &after[open + 1..];
+            literal[..literal.find('"').expect("a closing quote")].to_string()
+        });
+        entries.push(Entry { name, not_systemd });
+    }
+    assert!(!entries.is_empty(), "{}: no TEST_ENTRY", source.display());
+    entries
+}
+
 /// Runs a C test program against systemd: it must pass as against
-/// libbarrier, and skip exactly the tests in `skipped`, each with a reason
-/// (if `all_skipped`, these are all its tests, and it runs none).
+/// libbarrier, and skip exactly the tests that its source marks with
+/// TEST_ENTRY_NOT_SYSTEMD, in their order, each with the reason given
+/// there (if every test is so marked, it runs none).
 /// Without libsystemd-shared it says so and is a skip, except in CI.
-fn run_against_systemd(name: &str, skipped: &[&str], all_skipped: bool) {
+fn run_against_systemd(name: &str) {
+    let source = source_of(name);
+    let entries = entries(&source);
     let exe = build_program(name, Link::Systemd);
     let out = Command::new(&exe).output().expect("running the C program");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -175,16 +227,29 @@ fn run_against_systemd(name: &str, skipped: &[&str], all_skipped: bool) {
                 .split_once(": skipped against systemd: ")
                 .unwrap_or_else(|| panic!("{}: a skip without a reason: {line}", exe.display()));
             assert!(!reason.trim().is_empty(), "{}: {line}", exe.display());
-            seen.push(test);
+            seen.push((test, reason));
         }
     }
+    let marked: Vec<_> = entries
+        .iter()
+        .filter_map(|e| Some((e.name.as_str(), e.not_systemd.as_deref()?)))
+        .collect();
     assert_eq!(
-        seen,
-        skipped,
-        "{}: the tests skipped against systemd",
-        exe.display()
+        seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+        marked.iter().map(|m| m.0).collect::<Vec<_>>(),
+        "{}: the tests skipped against systemd, and those {} marks",
+        exe.display(),
+        source.display()
     );
-    check_summary(&exe, &stdout, &out.status, all_skipped);
+    for ((test, reason), (_, why)) in seen.iter().zip(&marked) {
+        assert!(
+            reason.starts_with(why),
+            "{}: {test} says it is skipped because \"{reason}\", its source \"{why}...\"",
+            exe.display()
+        );
+    }
+    let runs_none = entries.iter().all(|e| e.not_systemd.is_some());
+    check_summary(&exe, &stdout, &out.status, runs_none);
 }
 
 /// Checks the summary line "N passed, 0 failed" (with N > 0 unless
@@ -263,66 +328,31 @@ loop_programs! {
     uv => "libuv",
 }
 
-/// The programs of the two-party API, against systemd's barrier, each with
-/// the tests it skips there (what systemd does not have, or does otherwise:
-/// the program prints the reason). Not here: pairs, pollfds, exec, noalloc
-/// and the loop-* programs (extensions only).
+/// The programs of the two-party API, against systemd's barrier; each
+/// skips there the tests its source marks with TEST_ENTRY_NOT_SYSTEMD,
+/// printing why. Not here: pairs, pollfds, exec, noalloc and the loop-*
+/// programs (extensions only).
 mod systemd {
     #[test]
     fn scenarios() {
-        super::run_against_systemd("scenarios", &[], false);
+        super::run_against_systemd("scenarios");
     }
 
     #[test]
     fn semantics() {
-        super::run_against_systemd(
-            "semantics",
-            &[
-                "timeout_zero_never_blocks",
-                "timeout_bound_then_recovers",
-                "bounded_waits_see_abort",
-                "bounded_waits_see_exit",
-            ],
-            false,
-        );
+        super::run_against_systemd("semantics");
     }
 
     #[test]
     fn lifecycle() {
-        super::run_against_systemd(
-            "lifecycle",
-            &[
-                "destroyp_null",
-                "create_failure_keeps_what_the_object_held",
-                "null_pointer_everywhere",
-                "never_created",
-                "destroyed",
-                "second_set_role_and_unknown_role",
-                "waits_before_set_role",
-            ],
-            false,
-        );
+        super::run_against_systemd("lifecycle");
     }
 
     /// All misuse that systemd asserts on, or extensions: it runs no test
     /// there, but says for each why.
     #[test]
     fn misuse() {
-        super::run_against_systemd(
-            "misuse",
-            &[
-                "every_wait_before_set_role",
-                "abort_before_set_role",
-                "negative_descriptors_other_than_minus_one",
-                "their_eventfd_closed_behind_its_back",
-                "our_eventfd_closed_behind_its_back",
-                "pipe_end_closed_behind_its_back",
-                "predicates_on_every_kind_of_value",
-                "calls_on_garbage_states",
-                "huge_timeouts_wait",
-            ],
-            true,
-        );
+        super::run_against_systemd("misuse");
     }
 }
 
