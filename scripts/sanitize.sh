@@ -37,6 +37,8 @@ out=$target/sanitize
 rm -rf "$out"
 mkdir -p "$out"
 cflags=(-std=c11 -pthread -g -Wall -Wextra -Wpedantic -Werror -Iinclude -Ic-tests/lib)
+# Every C test program, as c_suite.rs and c-tests/meson.build find them;
+# source_of[NAME] is its file.
 programs=()
 declare -A source_of=()
 for src in c-tests/test-*.c c-tests/*/test-*.c; do
@@ -47,8 +49,8 @@ done
 # The sources a program needs besides its own and c-tests/lib/harness.c:
 # c-tests/lib/group-harness.c for the programs of barrier groups.
 group_sources() {
-    case $1 in
-    test-group-*) echo c-tests/lib/group-harness.c ;;
+    case ${source_of[$1]} in
+    c-tests/group/*) echo c-tests/lib/group-harness.c ;;
     esac
 }
 
