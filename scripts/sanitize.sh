@@ -36,17 +36,21 @@ lib=$(cd "$target/c-suite/release" && pwd)
 out=$target/sanitize
 rm -rf "$out"
 mkdir -p "$out"
-cflags=(-std=c11 -pthread -g -Wall -Wextra -Wpedantic -Werror -Iinclude -Ic-tests)
+cflags=(-std=c11 -pthread -g -Wall -Wextra -Wpedantic -Werror -Iinclude -Ic-tests/lib)
+# Every C test program, as c_suite.rs and c-tests/meson.build find them;
+# source_of[NAME] is its file.
 programs=()
-for src in c-tests/test-*.c; do
+declare -A source_of=()
+for src in c-tests/test-*.c c-tests/*/test-*.c; do
     programs+=("$(basename "$src" .c)")
+    source_of[$(basename "$src" .c)]=$src
 done
 
-# The sources a program needs besides its own and c-tests/harness.c:
-# c-tests/group-harness.c for the programs of barrier groups.
+# The sources a program needs besides its own and c-tests/lib/harness.c:
+# c-tests/lib/group-harness.c for the programs of barrier groups.
 group_sources() {
-    case $1 in
-    test-group-*) echo c-tests/group-harness.c ;;
+    case ${source_of[$1]} in
+    c-tests/group/*) echo c-tests/lib/group-harness.c ;;
     esac
 }
 
@@ -64,7 +68,7 @@ loop_libs() {
 # lists), less those named in $2 (space-separated).
 tests_of() {
     local t
-    for t in $(sed -n 's/^[[:space:]]*TEST_ENTRY\(_NOT_SYSTEMD\)\{0,1\}(\([a-z0-9_]*\)[,)].*$/\2/p' "c-tests/$1.c"); do
+    for t in $(sed -n 's/^[[:space:]]*TEST_ENTRY\(_NOT_SYSTEMD\)\{0,1\}(\([a-z0-9_]*\)[,)].*$/\2/p' "${source_of[$1]}"); do
         [[ " $2 " == *" $t "* ]] || echo "$t"
     done
 }
@@ -140,7 +144,7 @@ run_valgrind() {
         logs=$out/valgrind/$name.logs
         mkdir -p "$logs"
         # shellcheck disable=SC2046 # pkg-config's flags are words
-        cc "${cflags[@]}" -O1 "c-tests/$name.c" c-tests/harness.c $(group_sources "$name") \
+        cc "${cflags[@]}" -O1 "${source_of[$name]}" c-tests/lib/harness.c $(group_sources "$name") \
             -L"$lib" -Wl,-rpath,"$lib" -lbarrier $(loop_libs "$name") -o "$exe"
         only=()
         skips=$(valgrind_skips "$name")
@@ -194,7 +198,7 @@ run_asan() {
         exe=$dir/$name
         # shellcheck disable=SC2046 # pkg-config's flags are words
         cc "${cflags[@]}" -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-            -fno-omit-frame-pointer "c-tests/$name.c" c-tests/harness.c $(group_sources "$name") "$archive" \
+            -fno-omit-frame-pointer "${source_of[$name]}" c-tests/lib/harness.c $(group_sources "$name") "$archive" \
             $(loop_libs "$name") -o "$exe"
         rc=0
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \

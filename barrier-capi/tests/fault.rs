@@ -1,6 +1,6 @@
 //! Fault injection: builds the injector (c-tests/fault/inject.c, an
 //! LD_PRELOAD library that makes the n-th call of a syscall fail) and the
-//! drivers (c-tests/fault/driver.c for the two-party barrier,
+//! drivers (c-tests/fault/barrier-driver.c for the two-party barrier,
 //! group-driver.c for barrier groups), and runs each against the release
 //! libbarrier.a and libbarrier.so. A driver tries every fault at every
 //! position its call is made in; see each driver for what each case must
@@ -115,7 +115,7 @@ fn positions(stdout: &str, scenario: &str, call: &str) -> u32 {
 }
 
 fn run(shared: bool) {
-    let stdout = run_driver("driver", shared);
+    let stdout = run_driver("barrier-driver", shared);
     let positions = |scenario: &str, call: &str| positions(&stdout, scenario, call);
     // Every call the library makes in a scenario was made to fail at least
     // once there: the injector really reached the library.

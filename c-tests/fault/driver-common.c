@@ -17,10 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-fault_plan_fn *fault_plan;
-fault_arm_fn *fault_arm;
-fault_count_fn *fault_count;
-fault_fired_fn *fault_fired;
+const struct fault_controls *injector;
 
 int failures;
 
@@ -47,7 +44,7 @@ void fail(int line, const char *fmt, ...) {
 int case_outcome(void) {
         if (failures)
                 return CASE_FAILED;
-        return fault_fired() > 0 ? CASE_FIRED : CASE_NOT_REACHED;
+        return injector->fired() > 0 ? CASE_FIRED : CASE_NOT_REACHED;
 }
 
 /* ---- what the process holds ---------------------------------------------- */
@@ -143,7 +140,7 @@ static int run_case(int scenario, const struct fault *f, long nth) {
         snprintf(case_name, sizeof(case_name), "%s %s %s %s #%ld", driver->scenario_names[scenario],
                  call_names[f->call], mode_name(f->mode), strerror(f->err), nth);
         alarm(driver->watchdog_sec);
-        fault_plan(f->call, nth, f->mode, f->err);
+        injector->plan(f->call, nth, f->mode, f->err);
         return driver->run(scenario, f->transient ? 0 : f->err, f->transient);
 }
 
@@ -176,25 +173,17 @@ static int fork_case(int scenario, const struct fault *f, long nth) {
         return CASE_FAILED;
 }
 
-static void *need(const char *name) {
-        void *p = dlsym(RTLD_DEFAULT, name);
-        if (!p) {
-                fprintf(stderr, "%s not found: run with LD_PRELOAD=.../inject.so\n", name);
-                exit(2);
-        }
-        return p;
-}
 
 int run_driver(const struct driver *d, int argc, char **argv) {
         int passed = 0, failed = 0;
         long injected = 0;
 
         driver = d;
-        /* through a void *, as POSIX documents for dlsym() */
-        *(void **)&fault_plan = need("fault_plan");
-        *(void **)&fault_arm = need("fault_arm");
-        *(void **)&fault_count = need("fault_count");
-        *(void **)&fault_fired = need("fault_fired");
+        injector = dlsym(RTLD_DEFAULT, FAULT_CONTROLS);
+        if (!injector) {
+                fprintf(stderr, "%s not found: run with LD_PRELOAD=.../inject.so\n", FAULT_CONTROLS);
+                return 2;
+        }
         signal(SIGPIPE, SIG_IGN);
 
         if (argc == 6) {

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * What the fault-injection drivers (driver.c for the two-party barrier,
- * group-driver.c for barrier groups) have in common: the injector's
- * controls, failure reports, counting descriptors, the faults both try,
- * and the loop that runs every fault at every position, each case in a
- * process of its own under a watchdog.
+ * What the fault-injection drivers (barrier-driver.c for the two-party
+ * barrier, group-driver.c for barrier groups) have in common: the
+ * injector's controls, failure reports, counting descriptors, the faults
+ * both try, and the loop that runs every fault at every position, each
+ * case in a process of its own under a watchdog.
  */
 #ifndef LIBBARRIER_DRIVER_COMMON_H
 #define LIBBARRIER_DRIVER_COMMON_H
 
-#include "fault.h"
+#include "inject.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -19,10 +19,7 @@
 enum { CASE_FIRED = 0, CASE_FAILED = 1, CASE_NOT_REACHED = 2 };
 
 /* The injector's controls, looked up in the preloaded inject.so. */
-extern fault_plan_fn *fault_plan;
-extern fault_arm_fn *fault_arm;
-extern fault_count_fn *fault_count;
-extern fault_fired_fn *fault_fired;
+extern const struct fault_controls *injector;
 
 /* Failed checks in this case so far. */
 extern int failures;
@@ -39,9 +36,9 @@ void fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Runs a library call with the injector armed. */
 #define ARMED(expr)                                                                  \
         __extension__({                                                              \
-                fault_arm(1);                                                        \
+                injector->arm(1);                                                    \
                 __typeof__(expr) armed_r_ = (expr);                                  \
-                fault_arm(0);                                                        \
+                injector->arm(0);                                                    \
                 armed_r_;                                                            \
         })
 

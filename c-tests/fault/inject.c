@@ -3,12 +3,12 @@
  * A fault injector for the syscalls libbarrier makes, loaded with
  * LD_PRELOAD in front of libc. Each wrapper counts its calls while the
  * injector is armed and makes the planned one fail; otherwise it forwards
- * to libc untouched. See fault.h.
+ * to libc untouched. See inject.h.
  *
  * Single-threaded use only: the driver runs one scenario per process.
  */
 #define _GNU_SOURCE
-#include "fault.h"
+#include "inject.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,7 +35,7 @@ static struct {
         int err;
 } plan = { -1, 0, FAULT_ERRNO, 0 };
 
-void fault_plan(int call, long nth, int mode, int err) {
+static void set_plan(int call, long nth, int mode, int err) {
         plan.call = call;
         plan.nth = nth;
         plan.mode = mode;
@@ -44,17 +44,25 @@ void fault_plan(int call, long nth, int mode, int err) {
         fired = 0;
 }
 
-void fault_arm(int on) {
+static void arm(int on) {
         armed = on;
 }
 
-long fault_count(int call) {
+static long count(int call) {
         return call >= 0 && call < FAULT_NCALLS ? counts[call] : -1;
 }
 
-long fault_fired(void) {
+static long fired_so_far(void) {
         return fired;
 }
+
+/* Exported as FAULT_CONTROLS; see inject.h. */
+const struct fault_controls fault_controls = {
+        .plan = set_plan,
+        .arm = arm,
+        .count = count,
+        .fired = fired_so_far,
+};
 
 static void *next(const char *name) {
         void *p = dlsym(RTLD_NEXT, name);

@@ -4,16 +4,40 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 int group_rank = -1;
 volatile pid_t *group_pids;
+
+/* ---- in a member -------------------------------------------------------- */
+
+/* Names this process after its rank in failure messages and joins. */
+static void join_as(BarrierGroup *g, unsigned rank) {
+        static char side[32];
+
+        snprintf(side, sizeof(side), "member %u", rank);
+        harness_side = side;
+        CHECK_INT(barrier_group_join(g, rank), 0);
+}
+
+void group_member_exit(BarrierGroup *g) {
+        barrier_group_free(g);
+        fflush(NULL);
+        _exit(harness_failures ? 1 : 0);
+}
+
+static void reap_member(pid_t pid, unsigned rank, bool may_be_killed) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "member %u", rank);
+        reap_process(name, pid, may_be_killed);
+}
+
+/* ---- members among themselves ---------------------------------------- */
 
 /* inbox[r][0] is read by rank r, inbox[r][1] written by anyone; meeting[r]
  * likewise, for group_rendezvous() only, so that its bytes never mix with
@@ -102,46 +126,13 @@ void group_rendezvous(unsigned n) {
         }
 }
 
-void group_await_gone(pid_t pid) {
-        char s;
-
-        while ((s = process_state(pid)) != 'Z' && s != '?')
-                sched_yield();
-}
-
-void group_reap(const char *name, pid_t pid, bool may_be_killed) {
-        int status;
-
-        if (pid < 0)
-                return;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR) {
-                        harness_fail(__FILE__, __LINE__, "waitpid: %s", strerror(errno));
-                        return;
-                }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return;
-        if (may_be_killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-                return;
-        if (WIFEXITED(status))
-                harness_fail(__FILE__, __LINE__, "%s exited with status %d", name, WEXITSTATUS(status));
-        else
-                harness_fail(__FILE__, __LINE__, "%s died of signal %d", name, WTERMSIG(status));
-}
-
 /* The life of one member: join, run, free, exit. Never returns. */
-static void member(BarrierGroup *g, unsigned rank, group_fn fn) {
-        static char side[32];
-
-        snprintf(side, sizeof(side), "rank %u", rank);
-        harness_side = side;
+static _Noreturn void member(BarrierGroup *g, unsigned rank, group_fn fn) {
         group_rank = (int)rank;
         group_pids[rank] = getpid();
-        CHECK_INT(barrier_group_join(g, rank), 0);
+        join_as(g, rank);
         fn(g, rank);
-        barrier_group_free(g);
-        fflush(NULL);
-        _exit(harness_failures ? 1 : 0);
+        group_member_exit(g);
 }
 
 static pid_t fork_member(BarrierGroup *g, unsigned rank, group_fn fn) {
@@ -157,12 +148,8 @@ static pid_t fork_member(BarrierGroup *g, unsigned rank, group_fn fn) {
 }
 
 static void reap_members(const pid_t *pids, unsigned first, unsigned n, uint64_t may_be_killed) {
-        for (unsigned r = first; r < n; r++) {
-                char name[32];
-
-                snprintf(name, sizeof(name), "rank %u", r);
-                group_reap(name, pids[r], (may_be_killed >> r) & 1);
-        }
+        for (unsigned r = first; r < n; r++)
+                reap_member(pids[r], r, (may_be_killed >> r) & 1);
 }
 
 void group_run_flags(unsigned n, group_fn fn, uint64_t may_be_killed) {
@@ -206,4 +193,100 @@ void group_launch(unsigned n, group_fn fn, uint64_t may_be_killed) {
         barrier_group_free(g);
         close_inboxes();
         reap_members(pids, 0, n, may_be_killed);
+}
+
+/* ---- members driven by the test process ------------------------------- */
+
+void group_tell(struct group_members *m, unsigned rank) {
+        peer_signal(&m->ctl[rank]);
+}
+
+void group_hear(struct group_members *m, unsigned rank) {
+        CHECK(peer_await(&m->ctl[rank]));
+}
+
+void group_start(struct group_members *m, unsigned n, group_member_fn fn, void *arg) {
+        BarrierGroup *g = NULL;
+        /* to[r]: test process to member r; from[r]: member r to the test */
+        int to[BARRIER_GROUP_MAX][2], from[BARRIER_GROUP_MAX][2];
+
+        memset(m, 0, sizeof(*m));
+        for (unsigned r = 0; r < BARRIER_GROUP_MAX; r++) {
+                m->pid[r] = -1;
+                m->ctl[r].rd = m->ctl[r].wr = -1;
+        }
+        CHECK_INT(barrier_group_new(&g, n), 0);
+        if (!g || n > BARRIER_GROUP_MAX)
+                return;
+        m->n = n;
+        for (unsigned r = 0; r < n; r++) {
+                CHECK(pipe2(to[r], O_CLOEXEC) == 0);
+                CHECK(pipe2(from[r], O_CLOEXEC) == 0);
+        }
+        fflush(NULL);
+        for (unsigned r = 0; r < n; r++) {
+                pid_t pid = fork();
+
+                if (pid < 0) {
+                        harness_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+                        m->reaped[r] = true;
+                        continue;
+                }
+                if (pid == 0) {
+                        struct peer p = { .rd = to[r][0], .wr = from[r][1] };
+
+                        for (unsigned q = 0; q < n; q++) {
+                                if (q != r) {
+                                        close(to[q][0]);
+                                        close(from[q][1]);
+                                }
+                                close(to[q][1]);
+                                close(from[q][0]);
+                        }
+                        join_as(g, r);
+                        /* joined: it holds no other member's write end */
+                        peer_signal(&p);
+                        fn(g, r, &p, arg);
+                        peer_stay_idle(&p);
+                        group_member_exit(g);
+                }
+                m->pid[r] = pid;
+        }
+        barrier_group_free(g);
+        for (unsigned r = 0; r < n; r++) {
+                close(to[r][0]);
+                close(from[r][1]);
+                m->ctl[r].rd = from[r][0];
+                m->ctl[r].wr = to[r][1];
+        }
+        /* Until every member joined, the ones that did not still hold
+         * copies of every write end, and no exit could be seen. */
+        for (unsigned r = 0; r < n; r++)
+                if (!m->reaped[r])
+                        group_hear(m, r);
+}
+
+void group_reap_member(struct group_members *m, unsigned rank) {
+        if (m->reaped[rank] || m->pid[rank] < 0)
+                return;
+        m->reaped[rank] = true;
+        reap_member(m->pid[rank], rank, m->killed[rank]);
+}
+
+void group_kill_member(struct group_members *m, unsigned rank) {
+        m->killed[rank] = true;
+        CHECK(kill(m->pid[rank], SIGKILL) == 0);
+        group_reap_member(m, rank);
+}
+
+void group_finish(struct group_members *m) {
+        for (unsigned r = 0; r < m->n; r++)
+                if (!m->reaped[r])
+                        (void)peer_await(&m->ctl[r]);
+        for (unsigned r = 0; r < m->n; r++) {
+                close_if_open(&m->ctl[r].rd);
+                close_if_open(&m->ctl[r].wr);
+        }
+        for (unsigned r = 0; r < m->n; r++)
+                group_reap_member(m, r);
 }

@@ -401,7 +401,7 @@ static void import_in_child(const struct exported *e, void (*change)(const struc
                 barrier_group_free(g);
                 _exit(harness_failures ? 1 : 0);
         }
-        group_reap("importer", pid, false);
+        reap_process("importer", pid, false);
 }
 
 TEST(import_env_malformed) {

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * A small test harness for the C suite.
+ * The harness of every C test program, and of the two-party API's.
  *
  * Every test runs in a process of its own and process group of its own,
  * under a watchdog, so a hang or crash fails that test only and leaves
- * nothing behind. Two-party scenarios run each role in its own process;
- * the sides order themselves with handshakes over a control channel, never
- * with sleeps. The runner ends with a line "N passed, M failed".
+ * nothing behind. Two-party scenarios (run_pair) run each role in its own
+ * process; the sides order themselves with handshakes over a control
+ * channel, never with sleeps. The runner ends with a line "N passed, M
+ * failed". The programs of barrier groups add group-harness.h.
  */
 #ifndef LIBBARRIER_TEST_HARNESS_H
 #define LIBBARRIER_TEST_HARNESS_H
@@ -122,11 +123,23 @@ void run_pair_flags(side_fn child, int child_flags, side_fn parent, int parent_f
 
 /* Counts the open descriptors of this process. */
 int count_fds(void);
-/* The state letter of a process in /proc/PID/stat ('S' asleep, 'Z' a
- * zombie ...), or '?' if it cannot be read (the process is gone). */
+/* Closes *fd unless it is -1, and sets it to -1. */
+void close_if_open(int *fd);
+/* The state letter of a process in /proc/PID/stat ('S' asleep, 'T'
+ * stopped, 'Z' a zombie ...), or '?' if it cannot be read (the process is
+ * gone). */
 char process_state(pid_t pid);
+/* Waits until the process is in the state `state`. */
+void await_state(pid_t pid, char state);
 /* Waits until the process is asleep (state S), e.g. blocked in poll. */
 void await_sleeping(pid_t pid);
+/* Waits for the process to end, without reaping it: until /proc shows it
+ * as a zombie or gone. */
+void await_gone(pid_t pid);
+/* Reaps `pid` (nothing if it is negative: the fork failed); fails the
+ * test unless it exited with status 0, or died of SIGKILL if
+ * `may_be_killed`. `name` names it in the failure. */
+void reap_process(const char *name, pid_t pid, bool may_be_killed);
 /* A page shared by the test process and everything it forks, zeroed
  * before each test. */
 extern volatile uint64_t *harness_shared;

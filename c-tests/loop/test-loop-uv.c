@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Barriers driven by libuv, as loop-cases.h describes. Each side makes its
+ * Barriers driven by libuv, as cases.h describes. Each side makes its
  * uv_loop_t after fork(). Each descriptor has a uv_poll_t, started with
  * UV_READABLE | UV_DISCONNECT for a wait and stopped when it ends. libuv
  * has no hang-up event: the read end's hang-up comes as UV_READABLE (with
@@ -10,7 +10,7 @@
  */
 #define _GNU_SOURCE
 #define LOOP_NAME "libuv"
-#include "loop-cases.h"
+#include "cases.h"
 
 #include <stdlib.h>
 #include <uv.h>

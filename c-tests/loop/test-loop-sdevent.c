@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Barriers driven by sd-event (libsystemd), as loop-cases.h describes.
+ * Barriers driven by sd-event (libsystemd), as cases.h describes.
  * sd_event_add_io() with EPOLLIN on both descriptors (epoll reports the
  * pipe end's EPOLLHUP or EPOLLERR whatever was asked); a watch is removed
  * with sd_event_source_disable_unref(): setting its events to 0 would not
@@ -8,7 +8,7 @@
  */
 #define _GNU_SOURCE
 #define LOOP_NAME "sd-event"
-#include "loop-cases.h"
+#include "cases.h"
 
 #include <stdlib.h>
 #include <sys/epoll.h>

@@ -19,8 +19,9 @@
  *   returns true, and it exits normally.
  *
  * With no argument it runs every case and ends with "N passed, M failed";
- * `driver SCENARIO CALL MODE ERRNO NTH` runs one, to reproduce a failure
- * (with FAULT_VERBOSE=1 in the environment it prints every answer).
+ * `barrier-driver SCENARIO CALL MODE ERRNO NTH` runs one, to reproduce a
+ * failure (with FAULT_VERBOSE=1 in the environment it prints every
+ * answer).
  */
 #define _GNU_SOURCE
 #include "barrier.h"
@@ -43,9 +44,9 @@
  * answer. */
 #define ARMED_VOID(expr)                                                             \
         do {                                                                         \
-                fault_arm(1);                                                        \
+                injector->arm(1);                                                    \
                 expr;                                                                \
-                fault_arm(0);                                                        \
+                injector->arm(0);                                                    \
         } while (0)
 
 static bool is_null(const Barrier *b) {
@@ -307,7 +308,7 @@ static int run_scenario(int scenario, int err, bool transient) {
 }
 
 static const struct driver two_party = {
-        .name = "driver",
+        .name = "barrier-driver",
         .watchdog_sec = WATCHDOG_SEC,
         .scenario_names = scenario_names,
         .nscenarios = NSCENARIOS,

@@ -5,8 +5,10 @@
  * still counts; nobody hangs, wherever it was killed.
  */
 #define _GNU_SOURCE
-#include "harness.h"
-#include "group-helpers-b.h"
+#include "group-harness.h"
+
+#include <sched.h>
+#include <signal.h>
 
 /* The rank that the test kills, for every member to read. */
 struct kill_case {
@@ -38,23 +40,23 @@ static void blocked_member(BarrierGroup *g, unsigned rank, struct peer *p, void 
 TEST(kill_while_others_block) {
         for (unsigned n = 3; n <= 8; n++) {
                 struct kill_case c = { .victim = n / 2 };
-                struct members m;
+                struct group_members m;
 
-                members_start(&m, n, blocked_member, &c);
+                group_start(&m, n, blocked_member, &c);
                 /* the victim synced its round and is idle */
-                members_hear(&m, c.victim);
+                group_hear(&m, c.victim);
                 for (unsigned r = 0; r < n; r++) {
                         if (r == c.victim)
                                 continue;
-                        members_hear(&m, r);
+                        group_hear(&m, r);
                         await_sleeping(m.pid[r]);
                 }
                 /* all still blocked, none answered */
                 for (unsigned r = 0; r < n; r++)
                         if (r != c.victim)
                                 CHECK(process_state(m.pid[r]) == 'S');
-                members_kill(&m, c.victim);
-                members_finish(&m);
+                group_kill_member(&m, c.victim);
+                group_finish(&m);
         }
 }
 
@@ -86,15 +88,15 @@ static void victim_blocks_member(BarrierGroup *g, unsigned rank, struct peer *p,
 TEST(killed_while_blocked_in_sync) {
         for (unsigned n = 3; n <= 6; n++) {
                 struct kill_case c = { .victim = n % 2 ? 0 : 1 };
-                struct members m;
+                struct group_members m;
 
-                members_start(&m, n, victim_blocks_member, &c);
-                members_hear(&m, c.victim);
+                group_start(&m, n, victim_blocks_member, &c);
+                group_hear(&m, c.victim);
                 await_sleeping(m.pid[c.victim]);
-                members_kill(&m, c.victim);
+                group_kill_member(&m, c.victim);
                 /* only now the last rank places, completing round 1 */
-                members_tell(&m, n - 1);
-                members_finish(&m);
+                group_tell(&m, n - 1);
+                group_finish(&m);
         }
 }
 
@@ -126,24 +128,24 @@ static void placed_enough_member(BarrierGroup *g, unsigned rank, struct peer *p,
 TEST(killed_right_after_placing_enough) {
         for (unsigned n = 3; n <= 8; n++) {
                 struct kill_case c = { .victim = n - 2 };
-                struct members m;
+                struct group_members m;
 
-                members_start(&m, n, placed_enough_member, &c);
+                group_start(&m, n, placed_enough_member, &c);
                 for (unsigned r = 0; r < n; r++) {
                         if (r == c.victim)
                                 continue;
-                        members_hear(&m, r);
+                        group_hear(&m, r);
                         if (r % 2 == 0)
                                 await_sleeping(m.pid[r]);
                 }
-                members_tell(&m, c.victim);
+                group_tell(&m, c.victim);
                 /* it placed and reported idle */
-                members_hear(&m, c.victim);
-                members_kill(&m, c.victim);
+                group_hear(&m, c.victim);
+                group_kill_member(&m, c.victim);
                 for (unsigned r = 1; r < n; r += 2)
                         if (r != c.victim)
-                                members_tell(&m, r);
-                members_finish(&m);
+                                group_tell(&m, r);
+                group_finish(&m);
         }
 }
 
@@ -156,6 +158,18 @@ enum {
 };
 
 #define LOOP_ROUNDS 40
+
+/* A small fixed-seed generator (xorshift64), so that "random" points are
+ * the same in every run. */
+static uint64_t next_random(uint64_t *state) {
+        uint64_t x = *state;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *state = x;
+        return x;
+}
 
 static void loop_member(BarrierGroup *g, unsigned rank, struct peer *p, void *arg) {
         const struct kill_case *c = arg;
@@ -197,19 +211,19 @@ TEST(killed_at_random_points_of_a_loop) {
                 uint64_t target = 1 + next_random(&seed) % LOOP_ROUNDS;
                 unsigned spin = (unsigned)(next_random(&seed) % 20000);
                 uint64_t attempted, placed;
-                struct members m;
+                struct group_members m;
 
                 for (unsigned i = 0; i < 2 + 2 * BARRIER_GROUP_MAX; i++)
                         harness_shared[i] = 0;
-                members_start(&m, n, loop_member, &c);
+                group_start(&m, n, loop_member, &c);
                 while (harness_shared[SLOT_ATTEMPTED] < target)
                         sched_yield();
                 for (volatile unsigned i = 0; i < spin; i++)
                         ;
-                members_kill(&m, c.victim);
+                group_kill_member(&m, c.victim);
                 attempted = harness_shared[SLOT_ATTEMPTED];
                 placed = harness_shared[SLOT_PLACED];
-                members_finish(&m);
+                group_finish(&m);
                 /* Every survivor synced exactly the rounds the victim
                  * placed, then got 0 (unless the victim placed them all);
                  * the victim placed at least what it saw return, at most

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Control interface of the fault injector (inject.c, loaded with
- * LD_PRELOAD). Calls are counted, and a fault is injected, only while the
- * injector is armed: the driver arms it around libbarrier calls, so only
+ * The fault injector's interface (inject.c, built as inject.so and loaded
+ * with LD_PRELOAD). Calls are counted, and a fault is injected, only while
+ * the injector is armed: a driver arms it around libbarrier calls, so only
  * the library's own calls count, not the driver's bookkeeping.
+ *
+ * inject.so exports its controls as one object, FAULT_CONTROLS, which a
+ * driver looks up with dlsym(); the injector knows nothing of drivers.
  */
-#ifndef LIBBARRIER_FAULT_H
-#define LIBBARRIER_FAULT_H
+#ifndef LIBBARRIER_FAULT_INJECT_H
+#define LIBBARRIER_FAULT_INJECT_H
 
 /* The calls the library makes that can be made to fail. */
 enum fault_call {
@@ -50,13 +53,19 @@ enum fault_mode {
 
 #define FAULT_STORM 64
 
-/* Makes the nth (from 1) armed call of `call` fail as `mode` says. */
-typedef void fault_plan_fn(int call, long nth, int mode, int err);
-/* Counts (and injects) only while armed. */
-typedef void fault_arm_fn(int on);
-/* Armed calls of `call` seen so far. */
-typedef long fault_count_fn(int call);
-/* Calls that were made to fail so far. */
-typedef long fault_fired_fn(void);
+struct fault_controls {
+        /* Makes the nth (from 1) armed call of `call` fail as `mode` says,
+         * and starts counting anew. */
+        void (*plan)(int call, long nth, int mode, int err);
+        /* Counts (and injects) only while armed. */
+        void (*arm)(int on);
+        /* Armed calls of `call` seen so far. */
+        long (*count)(int call);
+        /* Calls that were made to fail so far. */
+        long (*fired)(void);
+};
+
+/* The name under which inject.so exports its struct fault_controls. */
+#define FAULT_CONTROLS "fault_controls"
 
 #endif

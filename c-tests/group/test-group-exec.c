@@ -8,12 +8,15 @@
  * descriptors of the shared page may be is tested in test-group-args).
  */
 #define _GNU_SOURCE
-#include "harness.h"
-#include "group-helpers-b.h"
+#include "group-harness.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #define EXEC_ARG "--exec-member"
 #define VAR "BARRIER_GROUP"
@@ -206,7 +209,7 @@ static int exec_member_main(int argc, char **argv) {
                 CHECK_INT(barrier_group_place_and_sync(g, BARRIER_INFINITY), 1);
         }
         /* done; the exit (freeing the handle) is what the others see next */
-        member_exit(g);
+        group_member_exit(g);
         return 1;
 }
 
@@ -260,19 +263,19 @@ static void exec_case_member(BarrierGroup *g, unsigned rank, struct peer *p, voi
 TEST(exec_member_keeps_syncing_and_its_exit_is_seen) {
         for (unsigned n = 2; n <= 4; n++) {
                 struct exec_case c = { .saw_abort = false };
-                struct members m;
+                struct group_members m;
 
-                members_start(&m, n, exec_case_member, &c);
-                members_finish(&m);
+                group_start(&m, n, exec_case_member, &c);
+                group_finish(&m);
         }
 }
 
 TEST(exec_member_keeps_what_it_saw) {
         struct exec_case c = { .saw_abort = true };
-        struct members m;
+        struct group_members m;
 
-        members_start(&m, 3, exec_case_member, &c);
-        members_finish(&m);
+        group_start(&m, 3, exec_case_member, &c);
+        group_finish(&m);
 }
 
 /* Every size short of the NUL's room fails and changes nothing (neither

@@ -5,8 +5,9 @@
  * once it continues and places, everyone syncs.
  */
 #define _GNU_SOURCE
-#include "harness.h"
-#include "group-helpers-b.h"
+#include "group-harness.h"
+
+#include <signal.h>
 
 struct stop_case {
         unsigned stopped;
@@ -59,27 +60,27 @@ static void stop_member(BarrierGroup *g, unsigned rank, struct peer *p, void *ar
 }
 
 static void run_stop_case(unsigned n, const struct stop_case *c) {
-        struct members m;
+        struct group_members m;
         pid_t pid;
 
-        members_start(&m, n, stop_member, (void *)c);
+        group_start(&m, n, stop_member, (void *)c);
         pid = m.pid[c->stopped];
-        members_hear(&m, c->stopped);
+        group_hear(&m, c->stopped);
         if (c->in_sync)
                 await_sleeping(pid);
         CHECK(kill(pid, SIGSTOP) == 0);
         await_state(pid, 'T');
         for (unsigned r = 0; r < n; r++)
                 if (r != c->stopped)
-                        members_tell(&m, r);
+                        group_tell(&m, r);
         for (unsigned r = 0; r < n; r++)
                 if (r != c->stopped)
-                        members_hear(&m, r);
+                        group_hear(&m, r);
         /* still stopped through all the others' waits */
         CHECK(process_state(pid) == 'T');
         CHECK(kill(pid, SIGCONT) == 0);
-        members_tell(&m, c->stopped);
-        members_finish(&m);
+        group_tell(&m, c->stopped);
+        group_finish(&m);
 }
 
 TEST(stopped_idle_member_is_not_dead) {

@@ -165,7 +165,7 @@ static pid_t fork_side(const char *name, Barrier *b, unsigned role, side_fn fn, 
         return pid;
 }
 
-static void reap(const char *name, pid_t pid, int flags) {
+void reap_process(const char *name, pid_t pid, bool may_be_killed) {
         int status;
 
         if (pid < 0)
@@ -178,7 +178,7 @@ static void reap(const char *name, pid_t pid, int flags) {
         }
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return;
-        if ((flags & SIDE_MAY_BE_KILLED) && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        if (may_be_killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
                 return;
         if (WIFEXITED(status))
                 harness_fail(__FILE__, __LINE__, "%s exited with status %d", name, WEXITSTATUS(status));
@@ -201,8 +201,8 @@ void run_pair_flags(side_fn child, int child_flags, side_fn parent, int parent_f
         barrier_destroy(&b);
         close_pair(pipes[0]);
         close_pair(pipes[1]);
-        reap("child", c, child_flags);
-        reap("parent", p, parent_flags);
+        reap_process("child", c, child_flags & SIDE_MAY_BE_KILLED);
+        reap_process("parent", p, parent_flags & SIDE_MAY_BE_KILLED);
 }
 
 void run_pair(side_fn child, side_fn parent) {
@@ -226,6 +226,12 @@ int count_fds(void) {
         return n - 1;
 }
 
+void close_if_open(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
 char process_state(pid_t pid) {
         char path[64], buf[512], *paren;
         ssize_t n;
@@ -244,8 +250,19 @@ char process_state(pid_t pid) {
         return paren && paren[1] == ' ' ? paren[2] : '?';
 }
 
+void await_state(pid_t pid, char state) {
+        while (process_state(pid) != state)
+                sched_yield();
+}
+
 void await_sleeping(pid_t pid) {
-        while (process_state(pid) != 'S')
+        await_state(pid, 'S');
+}
+
+void await_gone(pid_t pid) {
+        char s;
+
+        while ((s = process_state(pid)) != 'Z' && s != '?')
                 sched_yield();
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Barriers driven by GLib's main loop, as loop-cases.h describes. Each
+ * Barriers driven by GLib's main loop, as cases.h describes. Each
  * side makes a GMainContext of its own after fork() (the default context
  * is shared state of the process that forked). Each descriptor is watched
  * by a g_unix_fd_source_new() source with G_IO_IN | G_IO_HUP | G_IO_ERR;
@@ -9,7 +9,7 @@
  */
 #define _GNU_SOURCE
 #define LOOP_NAME "glib"
-#include "loop-cases.h"
+#include "cases.h"
 
 #include <glib-unix.h>
 #include <glib.h>

@@ -77,7 +77,7 @@ static void leaves_with_pending(BarrierGroup *g, unsigned rank) {
                 group_post(1);
         }
         if (how != FREES_AND_STAYS)
-                group_await_gone(group_pids[2]);
+                await_gone(group_pids[2]);
         for (unsigned i = 0; i < pending; i++)
                 CHECK_INT(barrier_group_place_and_sync(g, rank == 0 ? BARRIER_INFINITY : LONG_USEC), 1);
         CHECK(!barrier_group_is_aborted(g));
@@ -182,13 +182,13 @@ TEST(death_before_join_counts_as_exit) {
                 _exit(harness_failures ? 1 : 0);
         }
         /* gone before anyone joined */
-        group_reap("rank 2", dead, false);
+        reap_process("rank 2", dead, false);
         CHECK_INT(barrier_group_join(g, 0), 0);
         CHECK_INT(barrier_group_place_and_sync(g, BARRIER_INFINITY), 0);
         check_seen_gone(g, 2);
         CHECK_INT(barrier_group_wait_abortion(g, 0), 1);
         /* rank 0 stays a member until rank 1 is done */
-        group_reap("rank 1", member, false);
+        reap_process("rank 1", member, false);
         barrier_group_free(g);
 }
 

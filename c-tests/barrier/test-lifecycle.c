@@ -20,7 +20,7 @@
 #ifdef HARNESS_REFERENCE
 #include <dlfcn.h>
 
-#include "reference/shim.h"
+#include "shim.h"
 #endif
 
 #define WHERE_IT_DIFFERS " (libbarrier(3): Differences from systemd)"

@@ -9,11 +9,12 @@
  * couple of wake-ups.
  */
 #define _GNU_SOURCE
-#include "harness.h"
-#include "group-helpers-b.h"
+#include "group-harness.h"
 
 #include <poll.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 enum watch_kind { WATCH_POLL, WATCH_EPOLL };
 
@@ -182,18 +183,18 @@ static void rounds_member(BarrierGroup *g, unsigned rank, struct peer *p, void *
 static void run_rounds(enum watch_kind kind) {
         struct loop_case c = { .kind = kind };
         const unsigned n = 4;
-        struct members m;
+        struct group_members m;
 
-        members_start(&m, n, rounds_member, &c);
+        group_start(&m, n, rounds_member, &c);
         for (unsigned round = 0; round < ROUNDS; round++) {
-                members_hear(&m, 0);
+                group_hear(&m, 0);
                 await_sleeping(m.pid[0]);
                 for (unsigned r = 1; r < n; r++) {
-                        members_tell(&m, r);
-                        members_hear(&m, r);
+                        group_tell(&m, r);
+                        group_hear(&m, r);
                 }
         }
-        members_finish(&m);
+        group_finish(&m);
 }
 
 TEST(fires_when_the_last_member_places_poll) {
@@ -228,14 +229,14 @@ static void abort_member(BarrierGroup *g, unsigned rank, struct peer *p, void *a
 
 static void run_abort(enum watch_kind kind) {
         struct loop_case c = { .kind = kind };
-        struct members m;
+        struct group_members m;
 
-        members_start(&m, 3, abort_member, &c);
-        members_hear(&m, 0);
+        group_start(&m, 3, abort_member, &c);
+        group_hear(&m, 0);
         await_sleeping(m.pid[0]);
-        members_tell(&m, 2);
-        members_hear(&m, 2);
-        members_finish(&m);
+        group_tell(&m, 2);
+        group_hear(&m, 2);
+        group_finish(&m);
 }
 
 TEST(fires_on_an_abort_poll) {
@@ -268,19 +269,19 @@ static void exit_member(BarrierGroup *g, unsigned rank, struct peer *p, void *ar
                 watcher_done(&w);
         } else if (rank == 1) {
                 CHECK(peer_await(p));
-                member_exit(g);
+                group_member_exit(g);
         }
 }
 
 static void run_exit(enum watch_kind kind, bool abortion) {
         struct loop_case c = { .kind = kind, .abortion = abortion };
-        struct members m;
+        struct group_members m;
 
-        members_start(&m, 3, exit_member, &c);
-        members_hear(&m, 0);
+        group_start(&m, 3, exit_member, &c);
+        group_hear(&m, 0);
         await_sleeping(m.pid[0]);
-        members_tell(&m, 1);
-        members_finish(&m);
+        group_tell(&m, 1);
+        group_finish(&m);
 }
 
 TEST(fires_when_a_member_exits_having_placed_too_few_poll) {
@@ -341,7 +342,7 @@ static void exit_with_enough_member(BarrierGroup *g, unsigned rank, struct peer 
         } else if (rank == 1) {
                 CHECK(peer_await(p));
                 CHECK_INT(barrier_group_place(g), 1);
-                member_exit(g);
+                group_member_exit(g);
         } else {
                 CHECK(peer_await(p));
                 CHECK_INT(barrier_group_place_and_sync(g, BARRIER_INFINITY), 1);
@@ -352,16 +353,16 @@ static void exit_with_enough_member(BarrierGroup *g, unsigned rank, struct peer 
 
 static void run_exit_with_enough(enum watch_kind kind) {
         struct loop_case c = { .kind = kind };
-        struct members m;
+        struct group_members m;
 
-        members_start(&m, 3, exit_with_enough_member, &c);
-        members_hear(&m, 0);
-        members_tell(&m, 1);
-        members_reap(&m, 1);
-        members_tell(&m, 0);
-        members_hear(&m, 0);
-        members_tell(&m, 2);
-        members_finish(&m);
+        group_start(&m, 3, exit_with_enough_member, &c);
+        group_hear(&m, 0);
+        group_tell(&m, 1);
+        group_reap_member(&m, 1);
+        group_tell(&m, 0);
+        group_hear(&m, 0);
+        group_tell(&m, 2);
+        group_finish(&m);
 }
 
 TEST(no_spin_after_an_exit_with_enough_placed_poll) {
@@ -413,13 +414,13 @@ static void two_waits_member(BarrierGroup *g, unsigned rank, struct peer *p, voi
 }
 
 static void run_two_waits(bool abort_last) {
-        struct members m;
+        struct group_members m;
 
-        members_start(&m, 2, two_waits_member, &abort_last);
-        members_hear(&m, 0);
-        members_tell(&m, 1);
-        members_hear(&m, 1);
-        members_finish(&m);
+        group_start(&m, 2, two_waits_member, &abort_last);
+        group_hear(&m, 0);
+        group_tell(&m, 1);
+        group_hear(&m, 1);
+        group_finish(&m);
 }
 
 TEST(a_timed_out_sync_is_woken_after_a_wait_abortion_check) {

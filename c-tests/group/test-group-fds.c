@@ -7,11 +7,15 @@
  * keeps its copies.
  */
 #define _GNU_SOURCE
-#include "harness.h"
-#include "group-helpers-b.h"
+#include "group-harness.h"
 
-#include <sys/syscall.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static bool cloexec(int fd) {
         return fcntl(fd, F_GETFD) & FD_CLOEXEC;
@@ -263,14 +267,14 @@ static void forking_member(BarrierGroup *g, unsigned rank, struct peer *p, void 
 }
 
 TEST(process_forked_after_join_holds_an_exit_up_only_while_it_lives) {
-        struct members m;
+        struct group_members m;
 
-        members_start(&m, 2, forking_member, NULL);
-        members_hear(&m, 1);
-        members_tell(&m, 0);
-        members_hear(&m, 0);
-        members_tell(&m, 1);
-        members_finish(&m);
+        group_start(&m, 2, forking_member, NULL);
+        group_hear(&m, 1);
+        group_tell(&m, 0);
+        group_hear(&m, 0);
+        group_tell(&m, 1);
+        group_finish(&m);
 }
 
 int main(int argc, char **argv) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Barriers driven by a raw epoll loop, as loop-cases.h describes, with a
+ * Barriers driven by a raw epoll loop, as cases.h describes, with a
  * timerfd as the other source. Both descriptors are registered with
  * EPOLLIN (epoll reports EPOLLHUP and EPOLLERR whatever was asked) for a
  * wait, and removed with EPOLL_CTL_DEL when it ends. Events that one
@@ -9,7 +9,7 @@
  */
 #define _GNU_SOURCE
 #define LOOP_NAME "epoll"
-#include "loop-cases.h"
+#include "cases.h"
 
 #include <stdlib.h>
 #include <sys/epoll.h>
