@@ -280,7 +280,8 @@ int barrier_sync_next_timeout(struct Barrier *b, uint64_t usec);
  *
  * Returns 1 where `barrier_sync()` returns true, 0 where it returns false
  * because of an abort, -ETIMEDOUT if time ran out first, -EINVAL if `b`
- * is NULL or before `barrier_set_role()`, another negative errno if a
+ * is NULL or before `barrier_set_role()`, -EBADF if the object holds no
+ * descriptors (`BARRIER_NULL`, destroyed), another negative errno if a
  * system call failed (which aborts the barrier on both sides). After
  * -ETIMEDOUT the object is consistent: what was consumed stays consumed,
  * and calling again waits for the same barrier. In an event loop, the
@@ -315,10 +316,11 @@ int barrier_sync_timeout(struct Barrier *b, uint64_t usec);
  * source, a handle, an epoll entry): an interest set of 0 does not stop
  * the hang-up from being reported.
  *
- * Returns the number of entries filled (2); -ENOBUFS if `n` is less than
- * 2; -EBADF if the object holds no descriptors (never created, destroyed,
- * or after a fatal error); -EINVAL before `barrier_set_role()` or if `b`
- * or `fds` is NULL.
+ * Returns the number of entries filled (2); -EINVAL if `b` or `fds` is
+ * NULL, or before `barrier_set_role()`; -EBADF if the object holds no
+ * descriptors (`BARRIER_NULL`, destroyed) or has lost its pipe end (after
+ * a fatal error); -ENOBUFS, with nothing written, if `n` is less than
+ * 2.
  */
 int barrier_get_pollfds(const struct Barrier *b, struct pollfd *fds, size_t n);
 

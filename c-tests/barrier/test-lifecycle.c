@@ -276,10 +276,13 @@ TEST(null_pointer_everywhere) {
 }
 
 /* An object that was never created, or was destroyed, holds no
- * descriptors: waits refuse with false / -EINVAL and leave it alone;
- * place and abort fail (a write to no descriptor is a fatal error). */
+ * descriptors: every call that returns int answers -EBADF, the waits
+ * return false and leave it alone; place and abort fail (a write to no
+ * descriptor is a fatal error). */
 static void check_holds_nothing(Barrier *b) {
         int base = count_fds();
+        struct pollfd fds[2];
+        char env[BARRIER_ENV_MAX];
 
         barrier_set_role(b, BARRIER_PARENT);
         barrier_set_role(b, BARRIER_CHILD);
@@ -288,10 +291,13 @@ static void check_holds_nothing(Barrier *b) {
         CHECK(!barrier_wait_abortion(b));
         CHECK(!barrier_sync_next(b));
         CHECK(!barrier_sync(b));
-        CHECK_INT(barrier_wait_next_timeout(b, BARRIER_INFINITY), -EINVAL);
-        CHECK_INT(barrier_wait_abortion_timeout(b, BARRIER_INFINITY), -EINVAL);
-        CHECK_INT(barrier_sync_next_timeout(b, BARRIER_INFINITY), -EINVAL);
-        CHECK_INT(barrier_sync_timeout(b, BARRIER_INFINITY), -EINVAL);
+        CHECK_INT(barrier_wait_next_timeout(b, BARRIER_INFINITY), -EBADF);
+        CHECK_INT(barrier_wait_abortion_timeout(b, BARRIER_INFINITY), -EBADF);
+        CHECK_INT(barrier_sync_next_timeout(b, BARRIER_INFINITY), -EBADF);
+        CHECK_INT(barrier_sync_timeout(b, BARRIER_INFINITY), -EBADF);
+        CHECK_INT(barrier_get_pollfds(b, fds, 2), -EBADF);
+        CHECK_INT(barrier_get_pollfds(b, fds, 1), -EBADF);
+        CHECK_INT(barrier_export_env(b, env, sizeof(env)), -EBADF);
         CHECK(is_null(b));
         CHECK(!barrier_place(b));
         CHECK(barrier_we_aborted(b));

@@ -238,12 +238,10 @@ impl RawBarrier {
         if self.state().they_aborted() {
             return Ok(());
         }
-        // Before the role is set, or on an object that holds nothing, a wait
-        // is refused outright, even one that would not need to block, so
-        // misuse shows at once.
-        let Ok(hup_fd) = self.hangup_fd() else {
-            return Err(Misuse::NoRole.into());
-        };
+        // Before the role is set (NoRole), or on an object that holds
+        // nothing (NoDescriptor), a wait is refused outright, even one that
+        // would not need to block, so misuse shows at once.
+        let hup_fd = self.hangup_fd()?;
         if self.state().reached(limit) {
             return Ok(());
         }
