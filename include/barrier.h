@@ -357,11 +357,14 @@ int barrier_export_env(struct Barrier *b, char *buf, size_t size);
  * descriptor is open and of the right kind (this needs /proc). On
  * success the descriptors are close-on-exec again and the variable is
  * removed from the environment. Like getenv() and unsetenv(), not
- * thread-safe.
+ * thread-safe. In a process that runs with privileges its caller does not
+ * have (set-user-ID, set-group-ID, file capabilities), the variable is not
+ * read at all, as secure_getenv() does: whoever starts such a program
+ * must not be able to hand it a barrier end.
  *
  * Returns 0 on success. On failure `*b` is `BARRIER_NULL`, nothing it
  * does not own is closed, and the return is -ENOENT if the variable is
- * unset, -EINVAL if its value is malformed (or `b` is NULL), -EBADF if a
+ * unset or not read, -EINVAL if its value is malformed (or `b` is NULL), -EBADF if a
  * descriptor is closed or of the wrong kind.
  */
 int barrier_import_env(struct Barrier *b);
@@ -557,12 +560,14 @@ int barrier_group_export_env(const struct BarrierGroup *g, char *buf, size_t siz
  * rank. Checks that every descriptor is open and of the right kind (this
  * needs /proc). On success the descriptors are close-on-exec again and
  * the variable is removed. Like getenv() and unsetenv(), not
- * thread-safe.
+ * thread-safe. In a process that runs with privileges its caller does not
+ * have (set-user-ID, set-group-ID, file capabilities), the variable is not
+ * read at all, as secure_getenv() does.
  *
  * Returns 0 and sets `*g`. On failure `*g` is NULL, nothing is closed,
- * and the return is -ENOENT if the variable is unset, -EINVAL if its
- * value is malformed or `g` is NULL, -EBADF if a descriptor is closed or
- * of the wrong kind, or the error of mapping memory (-ENOMEM).
+ * and the return is -ENOENT if the variable is unset or not read, -EINVAL
+ * if its value is malformed or `g` is NULL, -EBADF if a descriptor is
+ * closed or of the wrong kind, or the error of mapping memory (-ENOMEM).
  */
 int barrier_group_import_env(struct BarrierGroup **g);
 

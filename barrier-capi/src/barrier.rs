@@ -335,11 +335,14 @@ pub unsafe extern "C" fn barrier_export_env(
 /// descriptor is open and of the right kind (this needs /proc). On
 /// success the descriptors are close-on-exec again and the variable is
 /// removed from the environment. Like getenv() and unsetenv(), not
-/// thread-safe.
+/// thread-safe. In a process that runs with privileges its caller does not
+/// have (set-user-ID, set-group-ID, file capabilities), the variable is not
+/// read at all, as secure_getenv() does: whoever starts such a program
+/// must not be able to hand it a barrier end.
 ///
 /// Returns 0 on success. On failure `*b` is `BARRIER_NULL`, nothing it
 /// does not own is closed, and the return is -ENOENT if the variable is
-/// unset, -EINVAL if its value is malformed (or `b` is NULL), -EBADF if a
+/// unset or not read, -EINVAL if its value is malformed (or `b` is NULL), -EBADF if a
 /// descriptor is closed or of the wrong kind.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_import_env(b: *mut RawBarrier) -> c_int {

@@ -264,12 +264,14 @@ pub unsafe extern "C" fn barrier_group_export_env(
 /// rank. Checks that every descriptor is open and of the right kind (this
 /// needs /proc). On success the descriptors are close-on-exec again and
 /// the variable is removed. Like getenv() and unsetenv(), not
-/// thread-safe.
+/// thread-safe. In a process that runs with privileges its caller does not
+/// have (set-user-ID, set-group-ID, file capabilities), the variable is not
+/// read at all, as secure_getenv() does.
 ///
 /// Returns 0 and sets `*g`. On failure `*g` is NULL, nothing is closed,
-/// and the return is -ENOENT if the variable is unset, -EINVAL if its
-/// value is malformed or `g` is NULL, -EBADF if a descriptor is closed or
-/// of the wrong kind, or the error of mapping memory (-ENOMEM).
+/// and the return is -ENOENT if the variable is unset or not read, -EINVAL
+/// if its value is malformed or `g` is NULL, -EBADF if a descriptor is
+/// closed or of the wrong kind, or the error of mapping memory (-ENOMEM).
 #[no_mangle]
 pub unsafe extern "C" fn barrier_group_import_env(g: *mut *mut RawGroup) -> c_int {
     // SAFETY: forwarded from the caller; by the API's contract the

@@ -294,13 +294,22 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// The value of the environment variable `name`.
+/// The value of the environment variable `name`, by the rule of
+/// secure_getenv(3): `None` in a process that runs with privileges its
+/// caller does not have (set-user-ID or set-group-ID, or with file
+/// capabilities: the kernel's `AT_SECURE`), whose environment comes from
+/// whoever started it.
 ///
 /// The returned slice borrows the process environment: it is valid until
 /// the variable is changed, which the caller must not do meanwhile.
-pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
+pub fn secure_getenv(name: &CStr) -> Option<&'static [u8]> {
+    extern "C" {
+        // In glibc (since 2.17) and musl; the libc crate declares it for
+        // other systems only.
+        fn secure_getenv(name: *const libc::c_char) -> *mut libc::c_char;
+    }
     // SAFETY: name is NUL-terminated.
-    let p = unsafe { libc::getenv(name.as_ptr()) };
+    let p = unsafe { secure_getenv(name.as_ptr()) };
     if p.is_null() {
         return None;
     }

@@ -140,8 +140,14 @@ impl RawBarrier {
     /// non-blocking (as every descriptor the library makes is), and that the
     /// two eventfds are different ones; then makes them close-on-exec again.
     ///
+    /// In a process that runs with privileges its caller does not have
+    /// (set-user-ID, set-group-ID, file capabilities), the variable is not
+    /// read at all, as secure_getenv(3) does: its environment comes from
+    /// whoever started it, who must not be able to hand it a barrier end.
+    ///
     /// On failure the object is [`RawBarrier::NULL`] and nothing was closed
-    /// or changed: [`Misuse::Unset`] if the variable is unset,
+    /// or changed: [`Misuse::Unset`] if the variable is unset (or not
+    /// read),
     /// [`Misuse::Malformed`] if its value is malformed, [`Misuse::Foreign`]
     /// if a descriptor is closed, of the wrong kind, or named twice.
     ///
@@ -151,7 +157,7 @@ impl RawBarrier {
     /// read or change the environment meanwhile.
     pub unsafe fn import_env(&mut self) -> Result<(), Error> {
         *self = RawBarrier::NULL;
-        let value = sys::getenv(VAR_C).ok_or(Misuse::Unset)?;
+        let value = sys::secure_getenv(VAR_C).ok_or(Misuse::Unset)?;
         let end = parse_value(value)?;
         // The parsed end holds exactly one pipe end and both eventfds.
         let (hup_fd, them) = (end.pipe[0].max(end.pipe[1]), end.them);

@@ -241,8 +241,12 @@ impl RawGroup {
     /// (epoll instance, pipe ends and eventfds, non-blocking where the
     /// library makes them so), and makes them all close-on-exec again.
     ///
+    /// In a process that runs with privileges its caller does not have
+    /// (set-user-ID, set-group-ID, file capabilities), the variable is not
+    /// read at all, as secure_getenv(3) does.
+    ///
     /// On failure nothing was closed or changed: [`Misuse::Unset`] if the
-    /// variable is unset, [`Misuse::Malformed`] if it is malformed or names
+    /// variable is unset (or not read), [`Misuse::Malformed`] if it is malformed or names
     /// a rank the group does not have, [`Misuse::Foreign`] if a descriptor
     /// is closed or of the wrong kind (or the memfd holds no shared page of
     /// a group), or `Os` with the error of `mmap` or `fcntl`.
@@ -252,7 +256,7 @@ impl RawGroup {
     /// process (the handle takes them over), and no other thread may read
     /// or change the environment meanwhile.
     pub unsafe fn import_env() -> Result<RawGroup, Error> {
-        let value = sys::getenv(VAR_C).ok_or(Misuse::Unset)?;
+        let value = sys::secure_getenv(VAR_C).ok_or(Misuse::Unset)?;
         let m = parse_value(value)?;
         let size = sys::sealed_size(m.memfd).map_err(|_| Misuse::Foreign)?;
         // At least a head, and no more than a group of MAX needs.
