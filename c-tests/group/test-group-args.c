@@ -174,6 +174,58 @@ TEST(join_order_of_checks) {
         barrier_group_free(g);
 }
 
+/* A rank belongs to the first handle that joins under it, in whichever
+ * process: of two processes joining under one rank at once, one has it and
+ * the other gets -EBUSY with its handle unchanged (it can join under
+ * another rank); the rank stays taken after its member exits. */
+TEST(join_a_taken_rank) {
+        for (int round = 0; round < 50; round++) {
+                BarrierGroup *g = NULL;
+                int start[2];
+                pid_t racers[2];
+
+                CHECK_INT(barrier_group_new(&g, 4), 0);
+                CHECK(pipe2(start, O_CLOEXEC) == 0);
+                fflush(NULL);
+                for (int k = 0; k < 2; k++) {
+                        racers[k] = fork();
+                        CHECK(racers[k] >= 0);
+                        if (racers[k] == 0) {
+                                char c;
+                                int r;
+
+                                /* released together, when the test closes
+                                 * its write end */
+                                close(start[1]);
+                                while (read(start[0], &c, 1) > 0)
+                                        ;
+                                r = barrier_group_join(g, 1);
+                                if (r == 0)
+                                        harness_shared[k] = 1;
+                                else if (r == -EBUSY && barrier_group_rank(g) == -1 &&
+                                         barrier_group_join(g, 2) == 0)
+                                        harness_shared[k] = 2;
+                                else
+                                        harness_shared[k] = 3;
+                                _exit(0);
+                        }
+                }
+                close(start[0]);
+                close(start[1]);
+                reap_process("racer 0", racers[0], false);
+                reap_process("racer 1", racers[1], false);
+                CHECK_INT(harness_shared[0] + harness_shared[1], 3);
+                CHECK(harness_shared[0] != 3 && harness_shared[1] != 3);
+                /* both ranks are taken for good, the others are free */
+                CHECK_INT(barrier_group_join(g, 1), -EBUSY);
+                CHECK_INT(barrier_group_join(g, 2), -EBUSY);
+                CHECK_INT(barrier_group_rank(g), -1);
+                CHECK_INT(barrier_group_join(g, 0), 0);
+                barrier_group_free(g);
+                harness_shared[0] = harness_shared[1] = 0;
+        }
+}
+
 TEST(free_and_freep) {
         int base = count_fds();
         BarrierGroup *g = NULL;
@@ -568,6 +620,7 @@ static const struct test tests[] = {
         TEST_ENTRY(new_at_the_bounds),
         TEST_ENTRY(new_out_of_descriptors_leaks_nothing),
         TEST_ENTRY(join_order_of_checks),
+        TEST_ENTRY(join_a_taken_rank),
         TEST_ENTRY(free_and_freep),
         TEST_ENTRY(size_and_rank),
         TEST_ENTRY(every_call_on_null),
