@@ -161,9 +161,9 @@ void barrier_set_role(struct Barrier *b, unsigned int role);
 /**
  * Places a barrier: the next sync point of this side.
  *
- * Returns true if it was placed; false if either side had aborted, if the
- * write failed (which aborts the barrier on both sides), or if `b` is
- * NULL.
+ * Returns true if it was placed; false if this side aborted or has seen
+ * the other side abort or exit (see `barrier_abort()`), if the write
+ * failed (which aborts the barrier on both sides), or if `b` is NULL.
  */
 bool barrier_place(struct Barrier *b);
 
@@ -171,8 +171,12 @@ bool barrier_place(struct Barrier *b);
  * Aborts this side; every wait of the other side fails from now on. A
  * no-op if this side already aborted.
  *
- * Returns false if the other side had already aborted (or exited), if the
- * write failed, or if `b` is NULL; true otherwise.
+ * Returns false if this side had already seen the other side abort or
+ * exit, if the write failed, or if `b` is NULL; true otherwise. This side
+ * sees an abort or exit of the other side only in a wait: an abort when
+ * the wait reads it, an exit when the wait needs more barriers than the
+ * other side placed. So right after the other side exited, before any
+ * wait, this returns true.
  */
 bool barrier_abort(struct Barrier *b);
 
@@ -401,7 +405,11 @@ int barrier_group_join(struct BarrierGroup *g, unsigned int rank);
 /**
  * Frees the handle: closes its descriptors and unmaps its memory. For the
  * other members this is an exit. NULL is a no-op; a handle that never
- * joined may be freed too.
+ * joined may be freed too. As with free(), a freed handle must never be
+ * used again, not even freed a second time: its memory is gone, and such a
+ * call may crash. Use `g = barrier_group_free(g);`, or
+ * `barrier_group_freep()` for cleanup at the end of a scope, so that the
+ * variable is NULL afterwards.
  *
  * Returns NULL, so that `g = barrier_group_free(g);` is possible.
  */

@@ -68,9 +68,9 @@ pub unsafe extern "C" fn barrier_set_role(b: *mut RawBarrier, role: c_uint) {
 
 /// Places a barrier: the next sync point of this side.
 ///
-/// Returns true if it was placed; false if either side had aborted, if the
-/// write failed (which aborts the barrier on both sides), or if `b` is
-/// NULL.
+/// Returns true if it was placed; false if this side aborted or has seen
+/// the other side abort or exit (see `barrier_abort()`), if the write
+/// failed (which aborts the barrier on both sides), or if `b` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_place(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.
@@ -80,8 +80,12 @@ pub unsafe extern "C" fn barrier_place(b: *mut RawBarrier) -> bool {
 /// Aborts this side; every wait of the other side fails from now on. A
 /// no-op if this side already aborted.
 ///
-/// Returns false if the other side had already aborted (or exited), if the
-/// write failed, or if `b` is NULL; true otherwise.
+/// Returns false if this side had already seen the other side abort or
+/// exit, if the write failed, or if `b` is NULL; true otherwise. This side
+/// sees an abort or exit of the other side only in a wait: an abort when
+/// the wait reads it, an exit when the wait needs more barriers than the
+/// other side placed. So right after the other side exited, before any
+/// wait, this returns true.
 #[no_mangle]
 pub unsafe extern "C" fn barrier_abort(b: *mut RawBarrier) -> bool {
     // SAFETY: forwarded from the caller.

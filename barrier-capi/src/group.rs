@@ -55,7 +55,11 @@ pub unsafe extern "C" fn barrier_group_join(g: *mut RawGroup, rank: c_uint) -> c
 
 /// Frees the handle: closes its descriptors and unmaps its memory. For the
 /// other members this is an exit. NULL is a no-op; a handle that never
-/// joined may be freed too.
+/// joined may be freed too. As with free(), a freed handle must never be
+/// used again, not even freed a second time: its memory is gone, and such a
+/// call may crash. Use `g = barrier_group_free(g);`, or
+/// `barrier_group_freep()` for cleanup at the end of a scope, so that the
+/// variable is NULL afterwards.
 ///
 /// Returns NULL, so that `g = barrier_group_free(g);` is possible.
 #[no_mangle]
