@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Barrier groups: argument errors and misuse, one row of GROUPS.md's table
- * after the other. Every failure has a defined result, leaves the output
+ * Barrier groups: argument errors and misuse, as the pages of the
+ * functions answer them, one after the other. Every failure has a defined result, leaves the output
  * pointer NULL where there is one, and closes no descriptor and leaks
  * none (counted in /proc/self/fd).
  */

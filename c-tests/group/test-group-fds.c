@@ -217,7 +217,7 @@ TEST(new_out_of_descriptors_at_every_point) {
 }
 
 /*
- * The caveat of SPEC.md and GROUPS.md: a process forked from a member
+ * The caveat of libbarrier(3), "Groups": a process forked from a member
  * after it joined (and that does not join) holds copies of the member's
  * descriptors, its pipe's write end among them; while it keeps them, the
  * member's exit cannot be seen. Once it closes them (here by exiting),
