@@ -82,22 +82,32 @@ async_tests() {
 phase "cargo test --features tokio: AsyncBarrier's tests and doc tests" async_tests
 
 # The meson build, twice: as set up by default (a debug build, cargo's
-# debug-c profile), and as shipped (release, linked by lld, which also
-# checks the stripped size of libbarrier.so). Each links libbarrier.so with
-# its SONAME and version script, runs the C programs against it, compares
-# the exported symbols with the header, and installs into a temporary
-# DESTDIR consumed through pkg-config (shared and fully static) and as a
-# meson subproject, checks and renders the man pages, and compares the ABI
-# with the baseline in abi/.
-meson_test() { # build-dir setup-options...
-    local build=$1
-    bash meson/setup-build.sh "$@"
-    meson compile -C "$build"
-    meson test -C "$build" --print-errorlogs
+# debug-c profile) with Debian's meson package (/usr/bin/meson, 1.0.1 on
+# Debian 12: the oldest meson, which meson_version in meson.build names),
+# and as shipped (release, linked by lld, which also checks the stripped
+# size of libbarrier.so) with the newest meson, from PyPI, first on the
+# PATH. Each links libbarrier.so with its SONAME and version script, runs
+# the C programs against it, compares the exported symbols with the
+# header, and installs into a temporary DESTDIR (with the same meson)
+# consumed through pkg-config (shared and fully static) and as a meson
+# subproject, checks and renders the man pages, and compares the ABI with
+# the baseline in abi/.
+meson_test() { # meson build-dir setup-options...
+    local meson=$1 build=$2 used
+    shift
+    echo "test.sh: meson $("$meson" --version) ($(command -v "$meson"))"
+    MESON=$meson bash meson/setup-build.sh "$@"
+    # The meson that set up the build directory is the one asked for.
+    used=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["meson_version"]["full"])' \
+        "$build/meson-info/meson-info.json")
+    [ "$used" = "$("$meson" --version)" ] || { echo "test.sh: $build was set up by meson $used"; return 1; }
+    "$meson" compile -C "$build"
+    "$meson" test -C "$build" --print-errorlogs
 }
-phase "meson build and tests, debug (target/meson)" meson_test target/meson
-phase "meson build and tests, release linked by lld (target/meson-release)" \
-    meson_test target/meson-release --buildtype=release -Dlinker=lld
+phase "meson build and tests, debug, with Debian's meson (/usr/bin/meson; target/meson)" \
+    meson_test /usr/bin/meson target/meson
+phase "meson build and tests, release linked by lld, with the newest meson (target/meson-release)" \
+    meson_test meson target/meson-release --buildtype=release -Dlinker=lld
 
 # The release tarball (meson dist, with the vendored crates), built, tested
 # and installed with cargo offline, as a packager builds it.
