@@ -68,6 +68,27 @@ phase "rustdoc of barrier-core, warnings as errors" rustdoc
 phase "crate package (cargo publish --dry-run -p barrier-core)" \
     cargo publish --dry-run --locked --allow-dirty -p barrier-core
 
+# The oldest Rust each crate declares (rust-version in its Cargo.toml),
+# installed with rustup, builds the crate's library: barrier-core with and
+# without its default features, barrier-capi (the C library). The tests
+# and the feature tokio need newer (see barrier-core/Cargo.toml).
+oldest_rust() {
+    local crate version
+    for crate in barrier-core barrier-capi; do
+        version=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$crate/Cargo.toml")
+        [ -n "$version" ] || { echo "test.sh: no rust-version in $crate/Cargo.toml"; return 1; }
+        # "1.85" is 1.85.0, not rustup's newest 1.85.x.
+        [[ $version == *.*.* ]] || version=$version.0
+        rustup toolchain install "$version" --profile minimal --no-self-update
+        cargo "+$version" build --locked --release -p "$crate" --target-dir "target/rust-$version"
+        if [ "$crate" = barrier-core ]; then
+            cargo "+$version" build --locked --release -p "$crate" --no-default-features --target-dir "target/rust-$version"
+        fi
+        echo "test.sh: $crate built with $(rustc "+$version" --version)"
+    done
+}
+phase "oldest Rust the crates declare (rust-version), installed with rustup" oldest_rust
+
 # The model and differential tests draw their scripts from this seed;
 # MODEL_SEED=N bash scripts/test.sh runs the same scripts again (and
 # GROUP_MODEL_SEED=N those of the group model test).
