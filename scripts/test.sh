@@ -135,6 +135,13 @@ phase "meson build and tests, release linked by lld, with the newest meson (targ
 phase "release tarball built, tested and installed offline (scripts/offline-build.sh)" \
     bash scripts/offline-build.sh
 
+# The Debian package (debian/), built from the release tarball with
+# Debian's tools only and no network, checked with lintian and blhc,
+# installed, used (pkg-config, a C program shared and static, the man
+# pages, the autopkgtest) and purged again.
+phase "Debian package built offline, linted, installed, used, purged (scripts/debian-package.sh)" \
+    bash scripts/debian-package.sh
+
 # The C suite under valgrind memcheck (errors, descriptors the library
 # leaves open) and built with AddressSanitizer and UBSan.
 phase "valgrind, ASan and UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
