@@ -21,6 +21,9 @@ compgen -G '/usr/lib/*/systemd/libsystemd-shared-*.so' >/dev/null ||
 command -v mandoc >/dev/null || need_apt+=(mandoc)
 command -v man >/dev/null || need_apt+=(man-db)
 command -v abidiff >/dev/null || need_apt+=(abigail-tools)
+# Debian's meson, /usr/bin/meson (1.0.1 on Debian 12): the oldest meson,
+# which test.sh builds with besides the newest from PyPI.
+[ -x /usr/bin/meson ] || need_apt+=(meson)
 # The event loops of the C tests and examples (sd-event, GLib, libuv).
 for dev in libsystemd:libsystemd-dev glib-2.0:libglib2.0-dev libuv:libuv1-dev; do
     { command -v pkg-config >/dev/null && pkg-config --exists "${dev%%:*}"; } || need_apt+=("${dev#*:}")
@@ -41,8 +44,9 @@ if command -v rustup >/dev/null; then
     done
 fi
 
-# meson and ninja: from PyPI, or Debian's packages where pip may not install.
-if ! command -v meson >/dev/null || ! command -v ninja >/dev/null; then
+# meson and ninja: the newest from PyPI, ahead of Debian's on the PATH, or
+# Debian's packages where pip may not install.
+if ! command -v meson >/dev/null || [ "$(readlink -f "$(command -v meson)")" = /usr/bin/meson ] || ! command -v ninja >/dev/null; then
     pip=(python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
     "${pip[@]}" "meson>=1.1" "ninja>=1.10" 2>/dev/null ||
         "${pip[@]}" --break-system-packages "meson>=1.1" "ninja>=1.10" 2>/dev/null || {

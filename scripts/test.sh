@@ -68,6 +68,27 @@ phase "rustdoc of barrier-core, warnings as errors" rustdoc
 phase "crate package (cargo publish --dry-run -p barrier-core)" \
     cargo publish --dry-run --locked --allow-dirty -p barrier-core
 
+# The oldest Rust each crate declares (rust-version in its Cargo.toml),
+# installed with rustup, builds the crate's library: barrier-core with and
+# without its default features, barrier-capi (the C library). The tests
+# and the feature tokio need newer (see barrier-core/Cargo.toml).
+oldest_rust() {
+    local crate version
+    for crate in barrier-core barrier-capi; do
+        version=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$crate/Cargo.toml")
+        [ -n "$version" ] || { echo "test.sh: no rust-version in $crate/Cargo.toml"; return 1; }
+        # "1.85" is 1.85.0, not rustup's newest 1.85.x.
+        [[ $version == *.*.* ]] || version=$version.0
+        rustup toolchain install "$version" --profile minimal --no-self-update
+        cargo "+$version" build --locked --release -p "$crate" --target-dir "target/rust-$version"
+        if [ "$crate" = barrier-core ]; then
+            cargo "+$version" build --locked --release -p "$crate" --no-default-features --target-dir "target/rust-$version"
+        fi
+        echo "test.sh: $crate built with $(rustc "+$version" --version)"
+    done
+}
+phase "oldest Rust the crates declare (rust-version), installed with rustup" oldest_rust
+
 # The model and differential tests draw their scripts from this seed;
 # MODEL_SEED=N bash scripts/test.sh runs the same scripts again (and
 # GROUP_MODEL_SEED=N those of the group model test).
@@ -82,27 +103,44 @@ async_tests() {
 phase "cargo test --features tokio: AsyncBarrier's tests and doc tests" async_tests
 
 # The meson build, twice: as set up by default (a debug build, cargo's
-# debug-c profile), and as shipped (release, linked by lld, which also
-# checks the stripped size of libbarrier.so). Each links libbarrier.so with
-# its SONAME and version script, runs the C programs against it, compares
-# the exported symbols with the header, and installs into a temporary
-# DESTDIR consumed through pkg-config (shared and fully static) and as a
-# meson subproject, checks and renders the man pages, and compares the ABI
-# with the baseline in abi/.
-meson_test() { # build-dir setup-options...
-    local build=$1
-    bash meson/setup-build.sh "$@"
-    meson compile -C "$build"
-    meson test -C "$build" --print-errorlogs
+# debug-c profile) with Debian's meson package (/usr/bin/meson, 1.0.1 on
+# Debian 12: the oldest meson, which meson_version in meson.build names),
+# and as shipped (release, linked by lld, which also checks the stripped
+# size of libbarrier.so) with the newest meson, from PyPI, first on the
+# PATH. Each links libbarrier.so with its SONAME and version script, runs
+# the C programs against it, compares the exported symbols with the
+# header, and installs into a temporary DESTDIR (with the same meson)
+# consumed through pkg-config (shared and fully static) and as a meson
+# subproject, checks and renders the man pages, and compares the ABI with
+# the baseline in abi/.
+meson_test() { # meson build-dir setup-options...
+    local meson=$1 build=$2 used
+    shift
+    echo "test.sh: meson $("$meson" --version) ($(command -v "$meson"))"
+    MESON=$meson bash meson/setup-build.sh "$@"
+    # The meson that set up the build directory is the one asked for.
+    used=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["meson_version"]["full"])' \
+        "$build/meson-info/meson-info.json")
+    [ "$used" = "$("$meson" --version)" ] || { echo "test.sh: $build was set up by meson $used"; return 1; }
+    "$meson" compile -C "$build"
+    "$meson" test -C "$build" --print-errorlogs
 }
-phase "meson build and tests, debug (target/meson)" meson_test target/meson
-phase "meson build and tests, release linked by lld (target/meson-release)" \
-    meson_test target/meson-release --buildtype=release -Dlinker=lld
+phase "meson build and tests, debug, with Debian's meson (/usr/bin/meson; target/meson)" \
+    meson_test /usr/bin/meson target/meson
+phase "meson build and tests, release linked by lld, with the newest meson (target/meson-release)" \
+    meson_test meson target/meson-release --buildtype=release -Dlinker=lld
 
 # The release tarball (meson dist, with the vendored crates), built, tested
 # and installed with cargo offline, as a packager builds it.
 phase "release tarball built, tested and installed offline (scripts/offline-build.sh)" \
     bash scripts/offline-build.sh
+
+# The Debian package (debian/), built from the release tarball with
+# Debian's tools only and no network, checked with lintian and blhc,
+# installed, used (pkg-config, a C program shared and static, the man
+# pages, the autopkgtest) and purged again.
+phase "Debian package built offline, linted, installed, used, purged (scripts/debian-package.sh)" \
+    bash scripts/debian-package.sh
 
 # The C suite under valgrind memcheck (errors, descriptors the library
 # leaves open) and built with AddressSanitizer and UBSan.

@@ -40,12 +40,19 @@ cp "$SOURCE_ROOT/tests/cmake-consumer/CMakeLists.txt" "$SOURCE_ROOT/examples/for
 export PKG_CONFIG_LIBDIR=$lib/pkgconfig PKG_CONFIG_PATH=$lib/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1
 read -ra cc <<<"$CC"
+# meson's compiler command may start with a launcher (ccache where it is
+# installed): the compiler is the last word, the words before it launch it.
+compiler=(-DCMAKE_C_COMPILER="${cc[-1]}")
+if [ ${#cc[@]} -gt 1 ]; then
+    launcher=("${cc[@]:0:${#cc[@]}-1}")
+    compiler+=(-DCMAKE_C_COMPILER_LAUNCHER="$(IFS=';'; echo "${launcher[*]}")")
+fi
 unset LD_LIBRARY_PATH
 
 build() { # name cmake-options...
     local name=$1
     shift
-    cmake -S "$project" -B "$tmp/$name" -DCMAKE_C_COMPILER="${cc[0]}" -DCMAKE_BUILD_TYPE=Release "$@" \
+    cmake -S "$project" -B "$tmp/$name" "${compiler[@]}" -DCMAKE_BUILD_TYPE=Release "$@" \
         >"$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "cmake configure ($name) failed"; }
     cmake --build "$tmp/$name" --verbose >>"$tmp/$name.log" 2>&1 ||
         { cat "$tmp/$name.log"; fail "cmake build ($name) failed"; }
