@@ -11,7 +11,11 @@
 #![allow(dead_code)]
 
 use barrier_core::Error;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use std::cell::Cell;
+use std::fmt;
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -82,11 +86,29 @@ pub fn read_command(fd: RawFd) -> (u8, u8, Option<Duration>) {
     )
 }
 
-/// Watchdog only: how long the scheduler waits for an answer, an exit or a
-/// process to fall asleep before it calls the process hung. Far above what
-/// a correct run needs: every answer it waits for is due at once, that of
-/// the longest bounded wait included.
-pub const HANG: Duration = Duration::from_secs(60);
+/// Watchdog only: how long the scheduler waits for what is due at once (an
+/// answer, an exit, a process falling asleep in the wait it was told to
+/// make) before it calls the process hung. Every such thing needs only the
+/// process to run: what it waits for is already in the kernel, and the
+/// longest bounded wait that must time out is a millisecond. A few seconds
+/// are far above what a correct run needs on a loaded machine, and keep a
+/// failing run from going quiet for minutes. A process found asleep in its
+/// wait where the answer needs no waiting is not given that long (see
+/// [`Proc::await_answer`]).
+pub const HANG: Duration = Duration::from_secs(5);
+
+/// The CPU time a process may use on what is due at once before it is
+/// called hung (it spins): what it does for one command takes microseconds,
+/// a fork for a probe a few milliseconds.
+pub const SPIN: Duration = Duration::from_millis(250);
+
+/// How long shrinking a failing script may take, all tries together (the
+/// try under way when it runs out is finished).
+pub const SHRINK_BUDGET: Duration = Duration::from_secs(60);
+
+/// How long the scheduler lets a process be before it looks at what it is
+/// doing, and then between two looks.
+const LOOK_AFTER: Duration = Duration::from_millis(10);
 
 // ---------------------------------------------------------------------------
 // Syscalls.
@@ -180,43 +202,105 @@ pub fn process_state(pid: libc::pid_t) -> char {
         .unwrap_or('?')
 }
 
+/// The syscall process `pid` is asleep ('S') in, as /proc tells it: `None`
+/// if it is not asleep, `Some(None)` if /proc does not tell the syscall.
+fn asleep_in_syscall(pid: libc::pid_t) -> Option<Option<libc::c_long>> {
+    if process_state(pid) != 'S' {
+        return None;
+    }
+    Some(
+        std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+            .ok()
+            .and_then(|s| s.split(' ').next().and_then(|nr| nr.parse().ok())),
+    )
+}
+
 /// Whether process `pid` is asleep ('S') in one of `syscalls`, where /proc
 /// tells the syscall (where it does not, asleep is the best evidence).
 fn asleep_in(pid: libc::pid_t, syscalls: &[libc::c_long]) -> bool {
-    if process_state(pid) != 'S' {
-        return false;
+    asleep_in_syscall(pid).is_some_and(|nr| nr.is_none_or(|nr| syscalls.contains(&nr)))
+}
+
+/// The CPU time process `pid` has used, in user and kernel mode.
+fn cpu_time(pid: libc::pid_t) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // utime and stime, the 14th and 15th fields, in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf takes an integer.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+    Some(Duration::from_millis(ticks * 1000 / hz.max(1)))
+}
+
+/// A watch on a process that must get somewhere at once (answer, fall
+/// asleep in a wait): it is hung after [`HANG`], or as soon as it has used
+/// [`SPIN`] of CPU time without getting there. Nothing is read from /proc
+/// before [`LOOK_AFTER`], which nearly every process beats.
+struct Watch {
+    pid: libc::pid_t,
+    started: Instant,
+    next_look: Cell<Instant>,
+    /// The CPU time it had used at the first look.
+    cpu: Cell<Option<Duration>>,
+}
+
+impl Watch {
+    fn new(pid: libc::pid_t) -> Watch {
+        let started = Instant::now();
+        Watch {
+            pid,
+            started,
+            next_look: Cell::new(started + LOOK_AFTER),
+            cpu: Cell::new(None),
+        }
     }
-    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
-        Ok(s) => s
-            .split(' ')
-            .next()
-            .and_then(|nr| nr.parse::<libc::c_long>().ok())
-            .is_some_and(|nr| syscalls.contains(&nr)),
-        Err(_) => true,
+
+    /// Why the process is called hung, if it is.
+    fn hung(&self) -> Option<String> {
+        let now = Instant::now();
+        if now < self.next_look.get() {
+            return None;
+        }
+        self.next_look.set(now + LOOK_AFTER);
+        let state = process_state(self.pid);
+        if now - self.started > HANG {
+            return Some(format!("nothing within {HANG:?} (process state {state})"));
+        }
+        let cpu = cpu_time(self.pid)?;
+        let first = self.cpu.get().unwrap_or(cpu);
+        self.cpu.set(Some(first));
+        let used = cpu - first;
+        (used > SPIN).then(|| {
+            format!(
+                "busy for {used:?} of CPU time in {:.1?} (process state {state})",
+                now - self.started
+            )
+        })
     }
 }
 
 /// Waits until process `pid` is asleep in one of `syscalls` without having
-/// answered (`answered()`): `Some(true)`; `Some(false)` if it answered
-/// instead; `None` if neither happened within [`HANG`]. Not a timing
-/// assumption: it only waits for the process to get there.
+/// answered (`answered()`): `Ok(true)`; `Ok(false)` if it answered
+/// instead; `Err` with why it is called hung if neither happened (see
+/// [`Watch`]). Not a timing assumption: it only waits for the process to
+/// get there.
 pub fn await_asleep(
     pid: libc::pid_t,
     syscalls: &[libc::c_long],
     answered: impl Fn() -> bool,
-) -> Option<bool> {
-    let deadline = Instant::now() + HANG;
+) -> Result<bool, String> {
+    let watch = Watch::new(pid);
     loop {
         if answered() {
-            return Some(false);
+            return Ok(false);
         }
         // The answer is checked again after the state: a process seen
         // asleep before it answered would have its answer there now.
         if asleep_in(pid, syscalls) && !answered() {
-            return Some(true);
+            return Ok(true);
         }
-        if Instant::now() > deadline {
-            return None;
+        if let Some(why) = watch.hung() {
+            return Err(format!("neither asleep in its wait nor answered: {why}"));
         }
         std::thread::yield_now();
     }
@@ -317,6 +401,40 @@ impl Proc {
         }
     }
 
+    /// Waits for an answer that is due at once (or for end of file once the
+    /// process is gone). `Err` with what the process does instead: asleep
+    /// in one of `waits`, the syscalls it sleeps in while it waits, where
+    /// `may_wait` is false (the answer needs no waiting: whatever it waits
+    /// for is already in the kernel, so a wait that sleeps has gone wrong
+    /// and would never answer); or nothing at all (see [`Watch`]).
+    ///
+    /// A process that answers within [`LOOK_AFTER`], as nearly every one
+    /// does, is never looked at; a wait woken by what the scheduler did
+    /// before is runnable, not asleep, from the moment that returned.
+    pub fn await_answer(&self, waits: &[libc::c_long], may_wait: bool) -> Result<(), String> {
+        let watch = Watch::new(self.pid);
+        loop {
+            if self.readable(LOOK_AFTER) {
+                return Ok(());
+            }
+            if !may_wait {
+                let asleep = asleep_in_syscall(self.pid).flatten();
+                // The answer is checked again after the state: a process
+                // seen asleep before it answered would have its answer
+                // there now.
+                if asleep.is_some_and(|nr| waits.contains(&nr)) && !self.has_answer() {
+                    return Err(format!(
+                        "asleep in its wait (syscall {}) instead of answering at once",
+                        asleep.unwrap_or_default()
+                    ));
+                }
+            }
+            if let Some(why) = watch.hung() {
+                return Err(format!("no answer: {why}"));
+            }
+        }
+    }
+
     /// Whether the process has written something (or is gone).
     pub fn has_answer(&self) -> bool {
         self.readable(Duration::ZERO)
@@ -408,6 +526,7 @@ impl Run<'_> {
             cases,
             failure_persistence: None,
             max_shrink_iters: self.max_shrink_iters,
+            max_shrink_time: SHRINK_BUDGET.as_millis() as u32,
             ..Config::default()
         };
         let runner = TestRunner::new_with_rng(
@@ -415,5 +534,65 @@ impl Run<'_> {
             TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
         );
         (runner, cases, seed)
+    }
+
+    /// Runs `test` on the scripts [`Run::runner`] draws. The first script
+    /// that fails is written to stderr at once, with the seed, before it is
+    /// shrunk (for at most [`SHRINK_BUDGET`]); then this panics with the
+    /// smallest failing script found. Returns the number of scripts and how
+    /// long they took.
+    pub fn run<S>(
+        &self,
+        scripts: &S,
+        test: impl Fn(&S::Value) -> Result<(), String>,
+    ) -> (u32, Duration)
+    where
+        S: Strategy,
+        S::Value: fmt::Debug,
+    {
+        let (mut runner, cases, seed) = self.runner();
+        let started = Instant::now();
+        // Scripts run before the first failure, then tries while shrinking.
+        let tried = Cell::new(0u32);
+        let failed_at: Cell<Option<Instant>> = Cell::new(None);
+        let result = runner.run(scripts, |script| {
+            tried.set(tried.get() + 1);
+            // A panic of the harness fails the script like an error.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&script)))
+                .unwrap_or_else(|panic| {
+                    let text = (panic.downcast_ref::<String>().map(String::as_str))
+                        .or_else(|| panic.downcast_ref::<&str>().copied());
+                    Err(format!("the harness panicked: {}", text.unwrap_or("?")))
+                });
+            if let (Err(why), None) = (&result, failed_at.get()) {
+                failed_at.set(Some(Instant::now()));
+                // Past the test harness's capture of the output: this must
+                // show while the run goes on.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{what}: script {k} of {cases} fails, {t:.1?} into the run (rerun with \
+                     {seed_var}={seed}):\n{script:#?}\n{why}\n{what}: shrinking it, for at most \
+                     {SHRINK_BUDGET:?}",
+                    what = self.what,
+                    k = tried.get(),
+                    t = started.elapsed(),
+                    seed_var = self.seed_var,
+                );
+                tried.set(0);
+            }
+            result.map_err(TestCaseError::fail)
+        });
+        match result {
+            Ok(()) => (cases, started.elapsed()),
+            Err(TestError::Fail(why, script)) => panic!(
+                "{what}: a script fails (rerun with {seed_var}={seed}); shrunk in {tries} tries, \
+                 {t:.1?}.\nsmallest failing script:\n{script:#?}\n{why}",
+                what = self.what,
+                seed_var = self.seed_var,
+                tries = tried.get(),
+                t = failed_at.get().map_or(Duration::ZERO, |at| at.elapsed()),
+            ),
+            Err(e) => panic!("{}: {}={seed}: {e}", self.what, self.seed_var),
+        }
     }
 }

@@ -11,15 +11,14 @@
 //!
 //! Nothing here waits for time to pass: every blocking read of the
 //! scheduler has a watchdog ([`HANG`]) that only turns a hang into a
-//! failure.
+//! failure, and a member found asleep in its wait where its answer needs
+//! no waiting fails at once.
 
 use crate::common::{
-    await_asleep, exit_now, process_state, read_command, run_child, write_all, Ended, Forked,
-    Outcome, Proc, HANG,
+    await_asleep, exit_now, read_command, run_child, write_all, Ended, Forked, Outcome, Proc, HANG,
 };
 use barrier_core::Group;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// A member's answer: the outcome of its call and what it has observed
 /// afterwards, as its predicates report it.
@@ -63,16 +62,6 @@ impl Call {
     fn code(self) -> u8 {
         Call::ALL.iter().position(|&c| c == self).unwrap() as u8
     }
-}
-
-/// Set once a watchdog fired: shrinking a script that hangs would hang at
-/// every try, so the caller reports that script as it is.
-pub static HUNG: AtomicBool = AtomicBool::new(false);
-
-/// A watchdog's report, which also sets [`HUNG`].
-fn hung(report: String) -> String {
-    HUNG.store(true, Relaxed);
-    report
 }
 
 /// The syscalls a member sleeps in while it waits (a member answering a
@@ -178,12 +167,20 @@ impl Members {
         }
     }
 
-    /// The answer to member `rank`'s last command (watchdog: [`HANG`]).
+    /// The answer to member `rank`'s last command, which needs no
+    /// waiting: found asleep in `epoll_wait` instead, the member fails at
+    /// once (see [`Proc::await_answer`]).
     pub fn answer(&self, rank: usize) -> Result<Answer, String> {
+        self.answer_after(rank, false)
+    }
+
+    /// The answer to member `rank`'s last command, due at once; `may_wait`
+    /// where the command is a wait bounded to time out, so that its sleep
+    /// in `epoll_wait` is no fault.
+    pub fn answer_after(&self, rank: usize, may_wait: bool) -> Result<Answer, String> {
         let p = &self.procs[rank];
-        if !p.readable(HANG) {
-            return Err(hung(format!("member {rank}: no answer within {HANG:?}")));
-        }
+        p.await_answer(epoll_waits(), may_wait)
+            .map_err(|e| format!("member {rank}: {e}"))?;
         let mut a = [0u8; 24];
         if !p.read_answer(&mut a) {
             return Err(format!("member {rank} died instead of answering"));
@@ -199,7 +196,7 @@ impl Members {
         })
     }
 
-    /// Sends a command and returns its answer.
+    /// Sends a command and returns its answer, which needs no waiting.
     pub fn ask(&self, rank: usize, call: Call, usec: u64) -> Result<Answer, String> {
         self.send(rank, call, usec)?;
         self.answer(rank)
@@ -212,17 +209,13 @@ impl Members {
 
     /// Waits until member `rank`, told to wait, is asleep in its wait and
     /// has not answered: true; false if it answered instead. Not a timing
-    /// assumption: it only waits for the member to get there (watchdog:
-    /// [`HANG`]).
+    /// assumption: it only waits for the member to get there (with a
+    /// watchdog, see [`await_asleep`]).
     pub fn await_asleep(&self, rank: usize) -> Result<bool, String> {
-        let pid = self.procs[rank].pid;
-        await_asleep(pid, epoll_waits(), || self.has_answer(rank)).ok_or_else(|| {
-            hung(format!(
-                "member {rank} (pid {pid}) neither fell asleep nor answered within {HANG:?} \
-                 (state {})",
-                process_state(pid)
-            ))
+        await_asleep(self.procs[rank].pid, epoll_waits(), || {
+            self.has_answer(rank)
         })
+        .map_err(|e| format!("member {rank}: {e}"))
     }
 
     /// Member `rank` exits (dropping its handle first if `drop`); checks
@@ -240,7 +233,7 @@ impl Members {
         // Only the member holds its answer pipe's write end: end of file
         // there means it is on its way out, so waitpid cannot hang.
         if !p.readable(HANG) {
-            return Err(hung(format!("member {rank} did not exit within {HANG:?}")));
+            return Err(format!("member {rank} did not exit within {HANG:?}"));
         }
         match p.reap() {
             Ended::Exited(0) => Ok(()),

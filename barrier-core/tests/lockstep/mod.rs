@@ -36,22 +36,30 @@
 //! - a side can exit (with or without destroying its end) or be killed with
 //!   SIGKILL between steps or while blocked in a wait.
 //!
+//! Every answer the scheduler reads is due at once: what it waits for is
+//! in the kernel (or, for a wait that must time out, its bound is 200 us).
+//! A side found asleep in ppoll() where its answer needs no waiting fails
+//! there and then; anything else that does not come is called a hang after
+//! a few seconds, or as soon as the side has spun for a quarter of a second
+//! of CPU time (`common::HANG`, `common::SPIN`).
+//!
 //! `MODEL_CASES` sets the number of scripts, `MODEL_SEED` the seed (printed
-//! on every run, and with the smallest failing script on failure).
+//! on every run, with the first failing script as soon as it fails, and
+//! with the smallest failing script once shrinking it ends, within
+//! `common::SHRINK_BUDGET`).
 
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
 use crate::common::{
     await_asleep, exit_now, process_state, read_command, run_child, wait_for, write_all, Ended,
-    Forked, Proc, Run, HANG, NO_BOUND,
+    Forked, Proc, Run, NO_BOUND,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{TestCaseError, TestError};
 use std::fmt;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use crate::common::Outcome;
 
@@ -555,30 +563,56 @@ fn side_main<B: Backend>(backend: &B, mut end: B::End, cmd: RawFd, res: RawFd) -
 
 /// Waits until process `pid` sleeps in ppoll() (it blocked in a wait), or
 /// until `finished()` says it answered instead: true, false. Not a timing
-/// assumption: it only waits for the process to get there.
+/// assumption: it only waits for the process to get there (with a
+/// watchdog, see [`await_asleep`]).
 pub fn await_blocked(pid: libc::pid_t, finished: impl Fn() -> bool) -> Result<bool, String> {
-    await_asleep(pid, &[libc::SYS_ppoll], finished)
-        .ok_or_else(|| format!("process {pid} neither blocked nor answered"))
+    await_asleep(pid, &[libc::SYS_ppoll], finished).map_err(|e| format!("process {pid}: {e}"))
+}
+
+/// One side's process, with what reports call it (the implementation and
+/// the side).
+pub struct Side {
+    proc: Proc,
+    name: String,
+}
+
+impl std::ops::Deref for Side {
+    type Target = Proc;
+
+    fn deref(&self) -> &Proc {
+        &self.proc
+    }
+}
+
+impl std::ops::DerefMut for Side {
+    fn deref_mut(&mut self) -> &mut Proc {
+        &mut self.proc
+    }
 }
 
 /// The commands and answers of a side's process.
-impl Proc {
+impl Side {
     fn send(&self, code: u8, kind: Kind, usec: u64) -> Result<(), String> {
         if self.command(code, encode_kind(kind), usec) {
             Ok(())
         } else {
-            Err("could not send a command: the side is gone".into())
+            Err(format!(
+                "{}: could not send a command: the side is gone",
+                self.name
+            ))
         }
     }
 
-    /// The answer to the last command, and its extra field.
-    fn answer(&self) -> Result<(Answer, i64), String> {
-        if !self.readable(HANG) {
-            return Err(format!("no answer within {HANG:?}: the side hung"));
-        }
+    /// The answer to the last command, and its extra field. It is due at
+    /// once; `may_wait` where the command is a wait bounded to time out, so
+    /// that its sleep in ppoll() is no fault (see
+    /// [`Proc::await_answer`]).
+    fn answer_after(&self, may_wait: bool) -> Result<(Answer, i64), String> {
+        self.await_answer(&[libc::SYS_ppoll], may_wait)
+            .map_err(|e| format!("{}: {e}", self.name))?;
         let mut r = [0u8; 32];
         if !self.read_answer(&mut r) {
-            return Err("the side died instead of answering".into());
+            return Err(format!("{} died instead of answering", self.name));
         }
         let field = |n: usize| i64::from_ne_bytes(r[n * 8..n * 8 + 8].try_into().unwrap());
         let answer = Answer {
@@ -589,10 +623,25 @@ impl Proc {
         Ok((answer, field(3)))
     }
 
-    /// Sends a command and returns its answer.
+    /// The answer to the last command, which needs no waiting, and its
+    /// extra field.
+    fn answer(&self) -> Result<(Answer, i64), String> {
+        self.answer_after(false)
+    }
+
+    /// Sends a command and returns its answer, which needs no waiting.
     fn ask(&self, code: u8, kind: Kind, usec: u64) -> Result<Answer, String> {
         self.send(code, kind, usec)?;
         Ok(self.answer()?.0)
+    }
+
+    /// Reaps the process once it is on its way out (told to exit, or
+    /// killed): end of file on its answer pipe, whose write end only it
+    /// holds, says so at once, and then waitpid cannot hang.
+    fn reap_gone(&mut self) -> Result<Ended, String> {
+        self.await_answer(&[], true)
+            .map_err(|e| format!("{} did not exit: {e}", self.name))?;
+        Ok(self.reap())
     }
 }
 
@@ -602,7 +651,7 @@ impl Proc {
 pub struct Sides {
     name: String,
     bounded: bool,
-    procs: Vec<Proc>,
+    procs: Vec<Side>,
 }
 
 impl Sides {
@@ -611,13 +660,18 @@ impl Sides {
     /// whose control pipes the new processes must not hold.
     pub fn start<B: Backend>(backend: &B, earlier: &[Sides]) -> Sides {
         let end = backend.create();
-        let mut procs: Vec<Proc> = Vec::with_capacity(2);
-        for side in 0..2 {
-            let others = earlier.iter().flat_map(|s| &s.procs).chain(&procs);
+        let mut procs: Vec<Side> = Vec::with_capacity(2);
+        for (side, side_name) in SIDE_NAMES.iter().enumerate() {
+            let others = (earlier.iter().flat_map(|s| &s.procs))
+                .chain(&procs)
+                .map(|s| &s.proc);
             // SAFETY: the child runs side_main, which makes only syscalls
             // and barrier calls (no allocation, no locks), then _exit.
             match unsafe { Proc::fork(others) } {
-                Forked::Parent(p) => procs.push(p),
+                Forked::Parent(proc) => procs.push(Side {
+                    proc,
+                    name: format!("{} {side_name}", backend.name()),
+                }),
                 Forked::Child { cmd, res } => run_child(|| {
                     let mut end = end;
                     backend.set_role(&mut end, side);
@@ -731,22 +785,23 @@ impl Checker {
         for (n, a) in got.iter().enumerate().skip(1) {
             if *a != got[0] {
                 return Err(format!(
-                    "step {}: {} {}: the implementations differ: {} answered {:?}, {} answered {:?} (model: {:?})",
-                    self.step, SIDE_NAMES[i], what, self.pairs[0].name, got[0], self.pairs[n].name, a,
+                    "{} {}: the implementations differ: {} answered {:?}, {} answered {:?} (model: {:?})",
+                    SIDE_NAMES[i], what, self.pairs[0].name, got[0], self.pairs[n].name, a,
                     self.model
                 ));
             }
         }
         if got[0] != want {
             return Err(format!(
-                "step {}: {} {}: got {:?}, the model says {:?} (model: {:?})",
-                self.step, SIDE_NAMES[i], what, got[0], want, self.model
+                "{} {}: got {:?}, the model says {:?} (model: {:?})",
+                SIDE_NAMES[i], what, got[0], want, self.model
             ));
         }
         Ok(())
     }
 
-    /// Runs a command that must answer at once in every implementation, and
+    /// Runs a command that must answer at once in every implementation
+    /// (after its short bound where the model says it times out), and
     /// checks the answers.
     fn simple(
         &mut self,
@@ -760,8 +815,11 @@ impl Checker {
         let got = self
             .pairs
             .iter()
-            .map(|s| s.procs[i].ask(code, kind, usec))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|s| {
+                s.procs[i].send(code, kind, usec)?;
+                Ok(s.procs[i].answer_after(want == Outcome::TimedOut)?.0)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         self.expect(i, what, &got, want)
     }
 
@@ -779,11 +837,11 @@ impl Checker {
     /// `want`.
     fn reap_all(&mut self, i: usize, want: Ended, what: &str) -> Result<(), String> {
         for s in &mut self.pairs {
-            let ended = s.procs[i].reap();
+            let ended = s.procs[i].reap_gone()?;
             if ended != want {
                 return Err(format!(
-                    "step {}: {} {} {}: ended {:?}",
-                    self.step, s.name, SIDE_NAMES[i], what, ended
+                    "{} {} {}: ended {:?}",
+                    s.name, SIDE_NAMES[i], what, ended
                 ));
             }
         }
@@ -871,7 +929,8 @@ impl Checker {
             let p = &s.procs[i];
             p.send(CMD_PROBE, kind, NO_BOUND)?;
             let pid = p.answer()?.1 as libc::pid_t;
-            await_blocked(pid, || process_state(pid) == 'Z')?;
+            await_blocked(pid, || process_state(pid) == 'Z')
+                .map_err(|e| format!("{}'s probe: {e}", p.name))?;
             got.push(p.ask(CMD_REAP_PROBE, kind, 0)?);
         }
         TALLY.probed.fetch_add(1, Relaxed);
@@ -898,11 +957,11 @@ impl Checker {
                 Ended::Exited(0),
             ),
         };
-        let ended = p.reap();
+        let ended = p.reap_gone()?;
         if ended != ends {
             return Err(format!(
-                "step {}: {} {} {release:?}: ended {:?}",
-                self.step, self.pairs[pair].name, SIDE_NAMES[o], ended
+                "{} {} {release:?}: ended {:?}",
+                self.pairs[pair].name, SIDE_NAMES[o], ended
             ));
         }
         Ok(answer)
@@ -939,11 +998,12 @@ impl Checker {
     fn start_blocked(&self, pair: usize, i: usize, kind: Kind) -> Result<(), String> {
         let p = &self.pairs[pair].procs[i];
         p.send(CMD_WAIT, kind, NO_BOUND)?;
-        if !await_blocked(p.pid, || p.has_answer())? {
+        let blocked = await_blocked(p.pid, || p.has_answer());
+        if !blocked.map_err(|e| format!("{} {kind:?}: {e}", p.name))? {
             let got = p.answer()?.0;
             return Err(format!(
-                "step {}: {} {} {kind:?}: the model says it blocks, but it answered {:?} (model: {:?})",
-                self.step, self.pairs[pair].name, SIDE_NAMES[i], got, self.model
+                "{} {} {kind:?}: the model says it blocks, but it answered {:?} (model: {:?})",
+                self.pairs[pair].name, SIDE_NAMES[i], got, self.model
             ));
         }
         Ok(())
@@ -1012,10 +1072,23 @@ impl Checker {
     fn run(&mut self, script: &[Step]) -> Result<(), String> {
         for (n, step) in script.iter().enumerate() {
             self.step = n;
-            let i = step.side;
-            if !self.model.alive[i] {
-                continue;
+            self.run_step(step)
+                .map_err(|e| format!("step {n} ({step:?}): {e}"))?;
+        }
+        self.step = script.len();
+        for (i, side) in SIDE_NAMES.iter().enumerate() {
+            if self.model.alive[i] {
+                self.simple(i, CMD_REPORT, Kind::Sync, 0, Outcome::Ok, "final state")
+                    .and_then(|()| self.exit(i, true))
+                    .map_err(|e| format!("at the end, the {side} reports and exits: {e}"))?;
             }
+        }
+        Ok(())
+    }
+
+    fn run_step(&mut self, step: &Step) -> Result<(), String> {
+        let i = step.side;
+        if self.model.alive[i] {
             match step.op {
                 Op::Place => self.place(i)?,
                 Op::Abort => self.abort(i)?,
@@ -1030,13 +1103,6 @@ impl Checker {
                 Op::KilledInWait(kind) => self.killed_in_wait(i, kind)?,
             }
         }
-        self.step = script.len();
-        for i in 0..2 {
-            if self.model.alive[i] {
-                self.simple(i, CMD_REPORT, Kind::Sync, 0, Outcome::Ok, "final state")?;
-                self.exit(i, true)?;
-            }
-        }
         Ok(())
     }
 }
@@ -1044,10 +1110,11 @@ impl Checker {
 // ---------------------------------------------------------------------------
 
 /// Runs `MODEL_CASES` scripts (default `default_cases`), each on the sides
-/// `start` makes afresh, and panics with the smallest failing script.
-/// `what` names the test in what it prints.
+/// `start` makes afresh; the first failing script is printed at once, and
+/// the test panics with the smallest one shrinking finds. `what` names the
+/// test in what it prints.
 pub fn run_scripts(what: &str, default_cases: u32, start: impl Fn() -> Vec<Sides>) {
-    let (mut runner, cases, seed) = Run {
+    let (cases, took) = Run {
         what,
         cases_var: "MODEL_CASES",
         seed_var: "MODEL_SEED",
@@ -1055,37 +1122,21 @@ pub fn run_scripts(what: &str, default_cases: u32, start: impl Fn() -> Vec<Sides
         mix: 0x9e37_79b9_7f4a_7c15,
         max_shrink_iters: 4000,
     }
-    .runner();
-    let started = Instant::now();
-    let result = runner.run(&script(), |s| {
-        Checker::new(start(), s.len())
-            .run(&s)
-            .map_err(TestCaseError::fail)
-    });
-    match result {
-        Ok(()) => {
-            let t = |c: &AtomicU64| c.load(Relaxed);
-            println!(
-                "{what}: {cases} scripts passed in {:.1?}: {} answers checked, {} blocking waits \
-                 proved ({} by a probe; {} more left out, as a probe would consume), {} blocked \
-                 waits released by the other side, {} sides exited or were killed mid-script \
-                 ({} of them killed while blocked in a wait), {} answers after the other side \
-                 aborted or left",
-                started.elapsed(),
-                t(&TALLY.steps),
-                t(&TALLY.timed_out),
-                t(&TALLY.probed),
-                t(&TALLY.not_probed),
-                t(&TALLY.released),
-                t(&TALLY.ended),
-                t(&TALLY.killed_in_wait),
-                t(&TALLY.they_aborted_seen),
-            );
-        }
-        Err(TestError::Fail(why, script)) => panic!(
-            "{what}: a script fails (rerun with MODEL_SEED={seed}).\n\
-             smallest failing script:\n{script:#?}\n{why}"
-        ),
-        Err(e) => panic!("{what}: MODEL_SEED={seed}: {e}"),
-    }
+    .run(&script(), |s| Checker::new(start(), s.len()).run(s));
+    let t = |c: &AtomicU64| c.load(Relaxed);
+    println!(
+        "{what}: {cases} scripts passed in {took:.1?}: {} answers checked, {} blocking waits \
+         proved ({} by a probe; {} more left out, as a probe would consume), {} blocked \
+         waits released by the other side, {} sides exited or were killed mid-script \
+         ({} of them killed while blocked in a wait), {} answers after the other side \
+         aborted or left",
+        t(&TALLY.steps),
+        t(&TALLY.timed_out),
+        t(&TALLY.probed),
+        t(&TALLY.not_probed),
+        t(&TALLY.released),
+        t(&TALLY.ended),
+        t(&TALLY.killed_in_wait),
+        t(&TALLY.they_aborted_seen),
+    );
 }
