@@ -146,8 +146,10 @@ phase "Debian package built offline, linted, installed, used, purged (scripts/de
 # leaves open) and built with AddressSanitizer and UBSan.
 phase "valgrind, ASan and UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
 
-# A short fuzzing run of barrier_import_env(); longer ones by hand.
-phase "fuzzing barrier_import_env for 20 s (scripts/fuzz.sh)" bash scripts/fuzz.sh 20
+# A short fuzzing run of both imports from the environment; longer ones by
+# hand.
+phase "fuzzing barrier_import_env and barrier_group_import_env, 20 s each (scripts/fuzz.sh)" \
+    bash scripts/fuzz.sh 20
 
 # The C suite repeated while busy loops load every CPU; the longest phase,
 # which reports every tenth of its runs.

@@ -2,7 +2,8 @@
 //! of 2 to 8 members, run on the Rust API ([`barrier_core::Group`]) in one
 //! forked process per member, in lock step, with every answer and every
 //! member's predicates and `aborted_by` compared with a reference model of
-//! GROUPS.md after every step.
+//! the group contract (libbarrier(3), "Groups", and the pages of the
+//! `barrier_group_*` functions) after every step.
 //!
 //! The model ([`Model`]) is written from the specification alone. Each
 //! member has a count of barriers placed, an abort flag the others can see,
@@ -57,7 +58,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 // ---------------------------------------------------------------------------
-// The reference model, from GROUPS.md.
+// The reference model, from the contract of libbarrier(3).
 
 /// What a wait waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
