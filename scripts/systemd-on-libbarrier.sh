@@ -421,7 +421,7 @@ scenarios() { # VERSION
 
 # pam_build VERSION: the PAM-enabled build of each tree.
 pam_build() {
-    local v=$1 tree opts="options_$1[@]" targets=(systemd) pam_on=-Dpam=true
+    local v=$1 tree opts="options_$1[@]" targets=(systemd) pam_on=-Dpam=true start=$SECONDS
     if [ "$v" = 257 ]; then
         targets+=(systemd-executor)
         pam_on=-Dpam=enabled
@@ -438,17 +438,19 @@ pam_build() {
                 die "$v $tree: build with PAM failed (see $work/$v/$tree/build-pam.log)"
         )
     done
+    say "$v: ${targets[*]} with PAM built from both trees in $((SECONDS - start)) s"
 }
 
 # pam_tree VERSION: the Debian tree to boot, with the units of the test.
 pam_tree() {
-    local v=$1 root=$work/pam/os-$1
+    local v=$1 root=$work/pam/os-$1 start=$SECONDS
     if [ ! -f "$root.done" ]; then
         rm -rf "$root"
         mkdir -p "$work/pam"
         mmdebstrap --quiet --variant=minbase --include=systemd,systemd-sysv,libpam-modules,dbus \
             "$(suite_of "$v")" "$root" || die "mmdebstrap $(suite_of "$v") failed"
         touch "$root.done"
+        say "$v: Debian tree made by mmdebstrap $(suite_of "$v") in $((SECONDS - start)) s"
     fi
     mkdir -p "$root/sdlb-go"
     # A root service with a PAM session: pam_loginuid and pam_mail show in
