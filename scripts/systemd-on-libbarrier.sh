@@ -377,7 +377,12 @@ scenarios() { # VERSION
     side_by_side "$v" "a missing command" 'No such file or directory' /no/such/command
 
     # Children killed during their set-up: strace delivers SIGKILL when the
-    # child enters a system call only that child makes.
+    # child enters a system call that no other process of nspawn's makes
+    # before (-P: on that path only). The outer child forks the inner one,
+    # which becomes the container's PID 1; the numbers are those of the
+    # barrier's sync points in nspawn.c. (257's parent calls setresuid()
+    # too, but only once its sync #5.1 is over, which a child killed before
+    # its #5 never lets happen.)
     side_by_side "$v" "outer child killed at keyctl (early in its set-up)" 'terminated by signal KILL' \
         strace -e trace=keyctl -e inject=keyctl:signal=SIGKILL:when=1 -- true
     side_by_side "$v" "outer child killed at unlink(/run/host/notify) (just before it forks the inner child)" \
