@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT OR Apache-2.0
 #
-# systemd-on-libbarrier.sh [252|257]: systemd itself on libbarrier. For
-# Debian's systemd 252 (bookworm) and 257 (trixie), or the one named:
-# fetches the source package, unpacks it twice, applies
+# systemd-on-libbarrier.sh [--pam] [252|257]: systemd itself on
+# libbarrier. For Debian's systemd 252 (bookworm) and 257 (trixie), or the
+# one named: fetches the source package, unpacks it twice, applies
 # contrib/systemd/systemd-VERSION.patch to one copy (its barrier.[ch]
 # deleted, libbarrier found with pkg-config), builds both with the same
 # meson options against a libbarrier built by this project's meson and
@@ -26,11 +26,11 @@
 # virtual machines (its timing is fragile there); that skip is removed
 # from src/test/test-barrier.c so that the test runs here and in CI.
 #
-# --pam: instead of the nspawn scenarios, PID 1's PAM session child (the
-# other user of the barrier): PID 1 built with PAM from each tree boots a
-# Debian tree made by mmdebstrap into a service with PAMName=login, once
-# as it is and once with the (sd-pam) child killed before it syncs. Takes
-# a few minutes more (the PAM builds, mmdebstrap); not run by test.sh.
+# --pam: also PID 1's PAM session child (the barrier's other user): PID 1
+# built with PAM from each tree boots a Debian tree made by mmdebstrap
+# into a service with PAMName=login, once as it is and once with the
+# (sd-pam) child killed before it syncs. About a minute more (PID 1's
+# build, mmdebstrap). test.sh runs it with --pam.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -64,12 +64,12 @@ die() {
 
 # ---- Debian packages --------------------------------------------------
 # What a minimal systemd build needs (its meson.build requires gperf,
-# libcap, libmount, libcrypt and python3's jinja2), the container's
-# busybox, strace for the kills, ccache, dpkg-source; meson and ninja come
-# from setup.sh like the rest of the project's build.
-packages=(gcc pkg-config gperf libcap-dev libmount-dev libcrypt-dev python3-jinja2
+# libcap, libmount, libcrypt and python3's jinja2) and PAM, the
+# container's busybox, strace for the kills, ccache, dpkg-source; meson
+# and ninja come from setup.sh like the rest of the project's build.
+packages=(gcc pkg-config gperf libcap-dev libmount-dev libcrypt-dev libpam0g-dev python3-jinja2
     busybox-static strace ccache dpkg-dev xz-utils)
-[ "$pam" = 0 ] || packages+=(libpam0g-dev mmdebstrap)
+[ "$pam" = 0 ] || packages+=(mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
@@ -134,8 +134,9 @@ say "libbarrier $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --modversion 
 
 # ---- the two trees of each version, built alike ---------------------
 export CCACHE_DIR=$work/ccache CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=2G
-# Everything off that can be: only libsystemd-shared, systemd-nspawn and
-# test-barrier are built. (Used as "options_$v[@]".)
+# Everything off that can be but PAM: only libsystemd-shared,
+# systemd-nspawn and test-barrier are built, and with --pam PID 1.
+# (Used as "options_$v[@]".)
 # shellcheck disable=SC2034
 options_252=(-Dmode=release -Dtests=true -Dslow-tests=false -Dfuzz-tests=false
     -Dtranslations=false -Dman=false -Dhtml=false -Danalyze=false -Dkernel-install=false
@@ -145,7 +146,7 @@ options_252=(-Dmode=release -Dtests=true -Dslow-tests=false -Dfuzz-tests=false
     -Dfdisk=false -Dgcrypt=false -Dglib=false -Dgnutls=false -Dhomed=false -Dimportd=false
     -Dkmod=false -Dlibcryptsetup=false -Dlibcurl=false -Dlibfido2=false -Dlibidn=false
     -Dlibidn2=false -Dlibiptc=false -Dlz4=false -Dmicrohttpd=false -Dnss-mymachines=false
-    -Dnss-resolve=false -Dopenssl=false -Dp11kit=false -Dpam=false -Dpcre2=false
+    -Dnss-resolve=false -Dopenssl=false -Dp11kit=false -Dpam=true -Dpcre2=false
     -Dpolkit=false -Dpwquality=false -Dqrencode=false -Dremote=false -Drepart=false
     -Dseccomp=false -Dselinux=false -Dsysupdate=false -Dtpm2=false -Dxkbcommon=false
     -Dxz=false -Dzlib=false -Dzstd=false)
@@ -153,7 +154,7 @@ options_252=(-Dmode=release -Dtests=true -Dslow-tests=false -Dfuzz-tests=false
 options_257=(-Dauto_features=disabled -Dmode=release -Dtests=true -Dslow-tests=false
     -Dfuzz-tests=false -Dtranslations=false -Danalyze=false -Dkernel-install=false
     -Durlify=false -Dvcs-tag=false -Ddns-over-tls=false -Defi=false -Dtpm=false -Dsmack=false
-    -Dima=false -Dipe=false -Didn=false -Dvmlinux-h=disabled)
+    -Dima=false -Dipe=false -Didn=false -Dvmlinux-h=disabled -Dpam=enabled)
 
 # build_version VERSION: unpacks, patches and builds both trees, unless
 # they were built already from the same source and patch with the same
@@ -420,33 +421,25 @@ scenarios() { # VERSION
 }
 
 # ---- --pam: PID 1's PAM session child --------------------------------
-# PID 1 built with PAM from each tree (for 257 also systemd-executor,
-# which runs the PAM code) boots a Debian tree made by mmdebstrap, under
-# the same unpatched systemd-nspawn, straight into a oneshot service with
-# PAMName=login. The build directory is bind-mounted at its own path, so
-# that the binaries find their libraries there (and 257's PID 1 its
-# executor); the tree's own systemd is not used.
+# PID 1 of each tree (for 257 also systemd-executor, which runs the PAM
+# code) boots a Debian tree made by mmdebstrap, under the same unpatched
+# systemd-nspawn, straight into a oneshot service with PAMName=login. The
+# build directory is bind-mounted at its own path, so that the binaries
+# find their libraries there (and 257's PID 1 its executor); of the
+# tree's own systemd only systemd-shutdown runs, at power-off.
 
-# pam_build VERSION: the PAM-enabled build of each tree.
+# pam_build VERSION: PID 1 (and 257's systemd-executor) of each tree.
 pam_build() {
-    local v=$1 tree opts="options_$1[@]" targets=(systemd) pam_on=-Dpam=true start=$SECONDS
-    if [ "$v" = 257 ]; then
-        targets+=(systemd-executor)
-        pam_on=-Dpam=enabled
-    fi
+    local v=$1 tree targets=(systemd) start=$SECONDS
+    [ "$v" = 252 ] || targets+=(systemd-executor)
     for tree in orig patched; do
         (
             cd "$work/$v/$tree"
-            if [ ! -f build-pam/build.ninja ]; then
-                CCACHE_BASEDIR=$PWD PKG_CONFIG_PATH=$prefix/lib/pkgconfig \
-                    meson setup build-pam "${!opts}" "$pam_on" >build-pam-setup.log 2>&1 ||
-                    die "$v $tree: meson setup with PAM failed (see $work/$v/$tree/build-pam-setup.log)"
-            fi
-            CCACHE_BASEDIR=$PWD ninja -C build-pam "${targets[@]}" >build-pam.log 2>&1 ||
-                die "$v $tree: build with PAM failed (see $work/$v/$tree/build-pam.log)"
+            CCACHE_BASEDIR=$PWD ninja -C build "${targets[@]}" >build-pid1.log 2>&1 ||
+                die "$v $tree: build of ${targets[*]} failed (see $work/$v/$tree/build-pid1.log)"
         )
     done
-    say "$v: ${targets[*]} with PAM built from both trees in $((SECONDS - start)) s"
+    say "$v: ${targets[*]} built from both trees in $((SECONDS - start)) s"
 }
 
 # pam_tree VERSION: the Debian tree to boot, with the units of the test.
@@ -455,12 +448,12 @@ pam_tree() {
     if [ ! -f "$root.done" ]; then
         rm -rf "$root"
         mkdir -p "$work/pam"
-        mmdebstrap --quiet --variant=minbase --include=systemd,systemd-sysv,libpam-modules,dbus \
-            "$(suite_of "$v")" "$root" || die "mmdebstrap $(suite_of "$v") failed"
+        mmdebstrap --quiet --variant=minbase --include=systemd,libpam-modules "$(suite_of "$v")" "$root" ||
+            die "mmdebstrap $(suite_of "$v") failed"
         touch "$root.done"
         say "$v: Debian tree made by mmdebstrap $(suite_of "$v") in $((SECONDS - start)) s"
     fi
-    mkdir -p "$root/sdlb-go"
+    mkdir -p "$root/sdlb-go" "$root/etc/systemd/system"
     # A root service with a PAM session: pam_loginuid and pam_mail show in
     # its loginuid and $MAIL; it looks for its (sd-pam) process and the
     # program that forked it (BUILD/: the build directory, not the tree's
@@ -476,13 +469,14 @@ FailureAction=poweroff-force
 Type=oneshot
 User=root
 PAMName=login
+TimeoutStopSec=20
 StandardOutput=tty
 StandardError=tty
 TTYPath=/dev/console
 ExecStart=/bin/sh -c 'echo "pam-test: loginuid $(cat /proc/self/loginuid), MAIL=$MAIL"; \
     for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = "(sd-pam)" ] || continue; \
     echo "pam-test: (sd-pam) running as uid $(awk "/^Uid:/ {print \\$2}" $p/status)," \
-    "forked by $(readlink $p/exe | sed "s|^/.*/build-pam/|BUILD/|")"; \
+    "forked by $(readlink $p/exe | sed "s|^/.*/build/|BUILD/|")"; \
     grep -q libbarrier.so.1 $p/maps && echo "pam-test: (sd-pam) maps libbarrier.so.1"; done; true'
 UNIT
     # The same service, once /sdlb-go/go exists: strace attaches to PID 1
@@ -501,7 +495,7 @@ UNIT
 # build; with "kill", (sd-pam) is killed by strace when it drops its
 # supplementary groups (setgroups), before it places its barrier.
 pam_boot() {
-    local out=$1 v=$2 tree=$3 kill=${4:-} root=$work/pam/os-$2 build=$work/$2/$3/build-pam
+    local out=$1 v=$2 tree=$3 kill=${4:-} root=$work/pam/os-$2 build=$work/$2/$3/build
     local unit=pam-test.service status=0 runner nspawn_pid pid1="" strace_pid="" deadline
     [ -z "$kill" ] || unit="pam-test.path"
     rm -f "$root/sdlb-go/go"
@@ -585,14 +579,13 @@ for v in "${versions[@]}"; do
     build_version "$v"
 done
 for v in "${versions[@]}"; do
+    say "$v: scenarios, unpatched systemd ${version_of[$v]} and the same on libbarrier"
+    scenarios "$v"
     if [ "$pam" = 1 ]; then
         pam_build "$v"
         pam_tree "$v"
         say "$v: PID 1's PAM session, unpatched systemd ${version_of[$v]} and the same on libbarrier"
         pam_scenarios "$v"
-    else
-        say "$v: scenarios, unpatched systemd ${version_of[$v]} and the same on libbarrier"
-        scenarios "$v"
     fi
 done
 say "$passed passed, $failed failed"
