@@ -114,10 +114,11 @@ phase "valgrind, ASan and UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
 phase "fuzzing barrier_import_env for 20 s (scripts/fuzz.sh)" bash scripts/fuzz.sh 20
 
 # systemd itself on libbarrier: Debian's systemd 252 and 257 built from
-# source with and without their barrier.c and run side by side (about 4
-# minutes, downloads included; needs root and deb.debian.org).
-phase "systemd 252 and 257 on libbarrier (scripts/systemd-on-libbarrier.sh)" \
-    bash scripts/systemd-on-libbarrier.sh
+# source with and without their barrier.c and run side by side, nspawn's
+# containers and PID 1's PAM sessions (3 to 5 minutes, downloads
+# included; needs root and deb.debian.org).
+phase "systemd 252 and 257 on libbarrier (scripts/systemd-on-libbarrier.sh --pam)" \
+    bash scripts/systemd-on-libbarrier.sh --pam
 
 # The C suite repeated while busy loops load every CPU; the longest phase,
 # which reports every tenth of its runs.
