@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, the documentation, the crate's package,
 # the Rust tests and the C suite (static and shared library) through
-# cargo, the meson build and its tests, sanitizers, fuzzing and the stress
-# run. Each phase starts with a header; a summary of every phase closes the
-# run, its last line "test.sh: N passed, M failed" counting phases. The
-# first failing phase ends the run (after the summary) with status 1.
+# cargo, the meson build and its tests, sanitizers, fuzzing, systemd
+# built on libbarrier and the stress run. Each phase starts with a header;
+# a summary of every phase closes the run, its last line "test.sh: N
+# passed, M failed" counting phases. The first failing phase ends the run
+# (after the summary) with status 1.
 #
 # Needs a Debian machine with a Rust toolchain, and root (or sudo) when
-# setup.sh must install Debian packages. About 10 minutes on 2 CPUs.
+# setup.sh must install Debian packages; the systemd phase needs root and
+# deb.debian.org. About 15 minutes on 2 CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -150,6 +152,13 @@ phase "valgrind, ASan and UBSan (scripts/sanitize.sh)" bash scripts/sanitize.sh
 # hand.
 phase "fuzzing barrier_import_env and barrier_group_import_env, 20 s each (scripts/fuzz.sh)" \
     bash scripts/fuzz.sh 20
+
+# systemd itself on libbarrier: Debian's systemd 252 and 257 built from
+# source with and without their barrier.c and run side by side, nspawn's
+# containers and PID 1's PAM sessions (3 to 5 minutes, downloads
+# included; needs root and deb.debian.org).
+phase "systemd 252 and 257 on libbarrier (scripts/systemd-on-libbarrier.sh --pam)" \
+    bash scripts/systemd-on-libbarrier.sh --pam
 
 # The C suite repeated while busy loops load every CPU; the longest phase,
 # which reports every tenth of its runs.
