@@ -98,6 +98,9 @@ mod owned;
 mod raw;
 mod state;
 
+#[cfg(test)]
+mod model;
+
 pub use owned::Group;
 pub use raw::RawGroup;
 pub use state::Knowledge;
