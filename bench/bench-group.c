@@ -13,6 +13,14 @@
  *                    method: a control, whose ratio to the first would be 1
  *                    on a perfect machine; how far it strays is the
  *                    benchmark's own noise
+ *   epoll floor      the kernel objects a group uses, driven by hand with
+ *                    the same syscalls and nothing else: counts in shared
+ *                    memory, each process's epoll instance watching the
+ *                    others' eventfds edge-triggered (and their pipes,
+ *                    which never hang up here), one write by the last to
+ *                    arrive if any waits; no abort, no exit to notice, no
+ *                    bounded wait. What the library adds is the distance
+ *                    from it
  * Each process first does the warm-up rounds of every method, then one
  * round of each as a handshake: when rank 0 leaves it, every process is in
  * its loop. Then the methods take turns in blocks (as in bench.c), the
@@ -55,6 +63,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,10 +79,10 @@ const char bench_name[] = "bench-group";
 
 /* ---- the methods --------------------------------------------------------- */
 
-enum { M_GROUP, M_PTHREAD, M_AGAIN, N_METHODS };
+enum { M_GROUP, M_PTHREAD, M_AGAIN, M_FLOOR, N_METHODS };
 _Static_assert(N_METHODS <= MAX_METHODS, "a schedule holds every method");
 
-static const char *const method_keys[N_METHODS] = { "group", "pthread", "again" };
+static const char *const method_keys[N_METHODS] = { "group", "pthread", "again", "floor" };
 
 /* The two pthread barriers, in memory shared by every process. */
 static pthread_barrier_t *shared_pb;
@@ -81,13 +92,95 @@ static pthread_barrier_t *shared_pb;
  * each process adding to its own row. */
 static double *shared_cpu;
 
-/* What a process of a run holds: its rank, its group handle and the
- * barriers. */
+/* The epoll floor's counts, one cache line per process, in memory shared
+ * by every process. */
+struct floor_slot {
+        _Atomic uint64_t placed;
+        /* the count its last wait that slept waited for */
+        _Atomic uint64_t waiting;
+        char pad[48];
+};
+static struct floor_slot *floor_slots;
+
+/* The epoll floor's descriptors, made by rank 0 before the fork: every
+ * process's eventfd, pipe and epoll instance. */
+static int floor_bell[BARRIER_GROUP_MAX], floor_pipe[BARRIER_GROUP_MAX][2], floor_ep[BARRIER_GROUP_MAX];
+
+/* What a process of a run holds: its rank, the size, its group handle and
+ * the barriers. */
 struct objs {
-        unsigned rank;
+        unsigned rank, n;
         BarrierGroup *g;
         pthread_barrier_t *pb[N_METHODS];
 };
+
+/* Makes the epoll floor's objects for n processes. */
+static void floor_new(unsigned n) {
+        memset(floor_slots, 0, BARRIER_GROUP_MAX * sizeof(*floor_slots));
+        for (unsigned k = 0; k < n; k++) {
+                floor_bell[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (floor_bell[k] < 0 || pipe2(floor_pipe[k], O_CLOEXEC | O_NONBLOCK) < 0)
+                        die("eventfd or pipe2");
+        }
+        for (unsigned k = 0; k < n; k++) {
+                floor_ep[k] = epoll_create1(EPOLL_CLOEXEC);
+                if (floor_ep[k] < 0)
+                        die("epoll_create1");
+                for (unsigned j = 0; j < n; j++) {
+                        struct epoll_event bell = { .events = EPOLLIN | EPOLLET, .data.u64 = UINT64_MAX };
+                        struct epoll_event hup = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = j };
+
+                        if (j != k && (epoll_ctl(floor_ep[k], EPOLL_CTL_ADD, floor_bell[j], &bell) < 0 ||
+                                       epoll_ctl(floor_ep[k], EPOLL_CTL_ADD, floor_pipe[j][0], &hup) < 0))
+                                die("epoll_ctl");
+                }
+        }
+}
+
+static void floor_free(unsigned n) {
+        for (unsigned k = 0; k < n; k++) {
+                close(floor_bell[k]);
+                close(floor_pipe[k][0]);
+                close(floor_pipe[k][1]);
+                close(floor_ep[k]);
+        }
+}
+
+/* Whether every process but me placed at least c. */
+static bool floor_all(unsigned me, unsigned n, uint64_t c) {
+        for (unsigned k = 0; k < n; k++)
+                if (k != me && atomic_load(&floor_slots[k].placed) < c)
+                        return false;
+        return true;
+}
+
+/* One round of the epoll floor: place; the last to arrive rings once if
+ * any waits; any other publishes what it waits for, looks again, and
+ * sleeps until it is there. */
+static void floor_round(const struct objs *o) {
+        unsigned me = o->rank, n = o->n;
+        uint64_t c = atomic_fetch_add(&floor_slots[me].placed, 1) + 1;
+
+        if (floor_all(me, n, c)) {
+                for (unsigned k = 0; k < n; k++) {
+                        uint64_t one = 1;
+
+                        if (k == me || atomic_load(&floor_slots[k].waiting) != c)
+                                continue;
+                        if (write(floor_bell[me], &one, sizeof(one)) != sizeof(one))
+                                die("write");
+                        break;
+                }
+                return;
+        }
+        atomic_store(&floor_slots[me].waiting, c);
+        while (!floor_all(me, n, c)) {
+                struct epoll_event ev[4];
+
+                if (epoll_wait(floor_ep[me], ev, 4, -1) < 0 && errno != EINTR)
+                        die("epoll_wait");
+        }
+}
 
 /* This process's CPU time, user and system, in ns. */
 static double cpu_ns(void) {
@@ -102,6 +195,8 @@ static void round_of(struct objs *o, int m) {
         if (m == M_GROUP) {
                 if (barrier_group_place_and_sync(o->g, BARRIER_INFINITY) != 1)
                         die_msg("barrier_group_place_and_sync failed");
+        } else if (m == M_FLOOR) {
+                floor_round(o);
         } else {
                 int r = pthread_barrier_wait(o->pb[m]);
                 if (r != 0 && r != PTHREAD_BARRIER_SERIAL_THREAD)
@@ -140,14 +235,15 @@ static void play(const struct schedule *s, struct objs *o, long rounds, long war
  * together. */
 static void measure(const struct schedule *s, unsigned n, long rounds, long warmup, double *ns, double *cpu) {
         double total[N_METHODS] = { 0 };
-        struct objs o = { .g = NULL };
+        struct objs o = { .n = n, .g = NULL };
         pid_t pids[BARRIER_GROUP_MAX];
         int r;
 
-        for (int m = M_PTHREAD; m < N_METHODS; m++) {
+        for (int m = M_PTHREAD; m <= M_AGAIN; m++) {
                 o.pb[m] = &shared_pb[m - M_PTHREAD];
                 pshared_init(o.pb[m], n);
         }
+        floor_new(n);
         r = barrier_group_new(&o.g, n);
         if (r < 0) {
                 errno = -r;
@@ -179,7 +275,8 @@ static void measure(const struct schedule *s, unsigned n, long rounds, long warm
         for (unsigned k = 1; k < n; k++)
                 reap(pids[k], "a member process failed");
         o.g = barrier_group_free(o.g);
-        for (int m = M_PTHREAD; m < N_METHODS; m++)
+        floor_free(n);
+        for (int m = M_PTHREAD; m <= M_AGAIN; m++)
                 pthread_barrier_destroy(o.pb[m]);
         for (int i = 0; i < s->n; i++) {
                 int m = s->methods[i];
@@ -317,7 +414,7 @@ static void usage(FILE *f) {
                 "                  same way (default 2000)\n"
                 "  --blocks=N      blocks per method and run; the methods' blocks take turns (default 10)\n"
                 "  --sizes=LIST    group sizes, 2 to %d (default 2,4,8,16,64)\n"
-                "  --method=LIST   group,pthread,again (default: all)\n"
+                "  --method=LIST   group,pthread,again,floor (default: all)\n"
                 "  --check         every size and method a few rounds, no table: for tests; it fails if a\n"
                 "                  method fails\n",
                 BARRIER_GROUP_MAX);
@@ -364,8 +461,9 @@ static void print_table(const struct config *cfg, const char *unit, double v[][N
 
         for (int m = 0; m < N_METHODS; m++)
                 snprintf(head[m], sizeof(head[m]), "%s %s", method_keys[m], unit);
-        printf("\n%-8s %7s %13s %13s %13s %25s %25s\n", "members", "rounds", head[M_GROUP], head[M_PTHREAD],
-               head[M_AGAIN], "group/pthread [low, high]", "control [low, high]");
+        printf("\n%-8s %7s %13s %13s %13s %13s %25s %25s %25s\n", "members", "rounds", head[M_GROUP],
+               head[M_PTHREAD], head[M_AGAIN], head[M_FLOOR], "group/pthread [low, high]",
+               "floor/pthread [low, high]", "control [low, high]");
         for (int i = 0; i < cfg->n_sizes; i++) {
                 unsigned n = cfg->sizes[i];
 
@@ -376,8 +474,9 @@ static void print_table(const struct config *cfg, const char *unit, double v[][N
                         else
                                 printf(" %13s", "-");
                 }
-                for (int j = 0; j < 2; j++) {
-                        int m = j == 0 ? M_GROUP : M_AGAIN;
+                for (int j = 0; j < 3; j++) {
+                        static const int ratio_of[3] = { M_GROUP, M_FLOOR, M_AGAIN };
+                        int m = ratio_of[j];
                         double range[2], ratio;
 
                         if (!cfg->method_on[m] || !cfg->method_on[M_PTHREAD]) {
@@ -406,6 +505,7 @@ int main(int argc, char **argv) {
         pin_to(cfg.opt.pin);
         shared_pb = map_shared(2 * sizeof(*shared_pb));
         shared_cpu = map_shared(BARRIER_GROUP_MAX * N_METHODS * sizeof(*shared_cpu));
+        floor_slots = map_shared(BARRIER_GROUP_MAX * sizeof(*floor_slots));
         for (int m = 0; m < N_METHODS; m++)
                 if (cfg.method_on[m])
                         order[n_on++] = m;
