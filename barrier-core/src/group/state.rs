@@ -133,14 +133,16 @@ pub(crate) fn judge(
     match wait {
         Wait::Abortion => ends |= gone,
         Wait::Sync(target) => {
-            for k in (0..n).filter(|&k| k != me) {
-                if placed(k) < target {
+            let mut k = 0;
+            while k < n {
+                if k != me && placed(k) < target {
                     if aborted | gone == 0 {
                         return Verdict::Pending;
                     }
                     short = true;
                     ends |= gone & (1 << k);
                 }
+                k += 1;
             }
         }
     }
