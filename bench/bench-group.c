@@ -49,8 +49,8 @@
  *
  * Rounds scale with n so that every size does about the same work: n
  * members do 2R/n rounds per run and method where 2 members do R.
- * bench/syscalls-group.sh runs it under strace and perf to count the
- * syscalls per member and round.
+ * `bash bench/syscalls.sh group` runs it under strace and perf to count
+ * the syscalls per member and round.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
