@@ -511,12 +511,15 @@ impl RawGroup {
         // rank among them is the one recorded, whether or not an earlier
         // wait happened to notice the exit.
         let mut taken_in = false;
-        let mut verdict = if look_first {
-            self.look(me, wait)
-        } else {
-            Verdict::Pending
-        };
+        let mut skip = !look_first;
         loop {
+            // One look, here only, so that it is inlined.
+            let verdict = if skip {
+                skip = false;
+                Verdict::Pending
+            } else {
+                self.look(me, wait)
+            };
             let ending = matches!(verdict, Verdict::Ended(_));
             if !ending || taken_in {
                 if let Some(done) = self.conclude(wait, verdict) {
@@ -535,7 +538,6 @@ impl RawGroup {
             } else {
                 self.publish(me, wait);
                 deadline = Some(time::deadline(usec));
-                verdict = self.look(me, wait);
                 continue;
             };
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
@@ -556,7 +558,6 @@ impl RawGroup {
             }
             // A full buffer may have left hang-ups behind: take in more.
             taken_in &= ready < events.len();
-            verdict = self.look(me, wait);
         }
     }
 
