@@ -155,9 +155,9 @@ pub(crate) fn judge(
     }
 }
 
-/// Whether a member whose `place` took its count to `count` must ring the
-/// doorbell of a member that publishes `waiting`, given that every other
-/// member has placed at least `count` (it was the last to get there).
+/// Whether a member whose `place` took its count to `count` must ring for
+/// a member that publishes `waiting`, given that every other member has
+/// placed at least `count` (it was the last to get there).
 ///
 /// Only the member that completes a level rings, and only for the members
 /// waiting for exactly that level: a member waiting for a lower one was
