@@ -75,16 +75,22 @@
 //! measures both beside the pthread barrier in the same run, with an
 //! "epoll floor": the same kernel objects driven by hand with the same
 //! syscalls and nothing else. Pinned to one CPU of a 2-CPU virtual
-//! machine (`bench/README.md`), group / pthread per round came to 1.03,
-//! 1.07, 1.10, 1.16 for 2, 4, 8 and 64 members, and the floor / pthread to
-//! 1.00, 1.04, 1.04, 1.10: the kernel's part is the floor's distance, the
-//! library's the rest.
+//! machine (`bench/README.md`), group / pthread per round came to 1.04,
+//! 1.08, 1.08 and 1.16 for 2, 4, 8 and 64 members, and the floor /
+//! pthread to 1.00, 1.04, 1.02 and 1.10: the kernel's part is the floor's
+//! distance, the library's the rest.
 //!
-//! Not pinned, the scheduler wakes a sleeper on its waker's CPU, so the
-//! members share one CPU there too and the ratios are those of the pinned
-//! runs, with more noise. Neither the group nor the floor gets below the
-//! pthread barrier: with as many syscalls and context switches as it, and
-//! a heavier wake-up, the only way below would be to need fewer of them.
+//! Not pinned, on that machine otherwise idle, the members spread over
+//! both CPUs and a round waits for wake-ups from one CPU to the other,
+//! which a virtual machine makes slow: the pthread barrier took 13.7, 31
+//! and 37.6 µs per round for 2, 4 and 8 members (1.6, 4.3 and 11.2
+//! pinned), the group 0.87, 1.04 and 1.01 of that, the floor 0.85, 1.04
+//! and 1.00. With other work on both CPUs, the scheduler wakes a sleeper
+//! on its waker's CPU, so the members share one CPU and the ratios are
+//! the pinned ones, with more scatter. Neither the group nor the floor
+//! gets clearly below the pthread barrier where they sleep and wake as
+//! often as it: with as many syscalls and context switches, and a heavier
+//! wake-up, the only way below is to need fewer of them (a spin, below).
 //!
 //! ## The alternatives measured
 //!
@@ -109,18 +115,21 @@
 //!   run at `execve()` too. Someone would have to watch the pipes for the
 //!   sleepers: a helper thread, which this library does not have.
 //! - **Spinning before sleeping**, while the member awaited last placed on
-//!   another CPU (never when pinned, never for an event loop's calls),
-//!   with a budget halved after each spin that did not pay. With 2
-//!   members each pinned to its own CPU, a round took 0.17 µs spinning and
-//!   42 µs sleeping (the pthread barrier: 45 µs; a wake-up from one CPU of
-//!   this virtual machine to the other takes tens of µs). But in the
-//!   benchmark the members share one CPU, pinned or not, so it hardly ever
-//!   spun: not pinned, CPU time per round 1.04, 1.08 and 1.13 to 1.17 of
-//!   the pthread barrier's for 2, 4 and 8 members with it, 1.03 to 1.05,
-//!   1.08 and 1.14 without. Spinning whatever CPU the member awaited last
-//!   ran on made it worse (1.33 at 2 members: the spinner holds the CPU
-//!   that member needs). It took about 500 bytes of code, which the
-//!   library's 24 KiB has no room for, and it is not in.
+//!   another CPU (never when the members share one, never for an event
+//!   loop's calls), for a budget of up to 1024 looks halved after each
+//!   spin that did not pay. With 2 members each pinned to its own CPU, a
+//!   round took 0.17 µs spinning and 42 µs sleeping (the pthread barrier:
+//!   45 µs), in CPU time 0.35 µs and 32 µs. Not pinned on the idle
+//!   machine, 0.49 of the pthread barrier at 2 members (0.24 to 0.64 over
+//!   the runs; 0.87 without), but 1.04 at 4 and 8: with more members than
+//!   CPUs the member awaited is as often queued behind the spinner. With
+//!   other work on the machine the members share a CPU and it does not
+//!   spin; spinning whatever CPU the member awaited last ran on made that
+//!   case worse (1.33 at 2 members: the spinner holds the CPU the other
+//!   needs). It takes about 430 bytes of code, and the library stays
+//!   within its 24 KiB only without it or without `place_and_sync`'s
+//!   shortcut, which keeps 8 members pinned within 1.10 of the pthread
+//!   barrier; the spin is not in.
 //! - **`ppoll` on the doorbell and the `n - 1` pipes** instead of an
 //!   epoll instance: the same syscalls, but each sleep registers on `n`
 //!   wait queues, so a round costs O(n) per member: with the doorbells
