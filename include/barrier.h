@@ -532,9 +532,10 @@ int barrier_group_aborted_by(const struct BarrierGroup *g);
 /**
  * For event loops: fills `fds`, which must have room for `n` entries,
  * with what to watch for this member: one entry, an epoll descriptor
- * (`POLLIN`) that becomes readable when this member's doorbell rings or
- * another member goes away. The set is the same from join to free; the
- * descriptor belongs to the handle and must not be closed.
+ * (`POLLIN`) that becomes readable when another member rings (it
+ * completed a level, or aborted) or goes away. The set is the same from
+ * join to free; the descriptor belongs to the handle and must not be
+ * closed.
  *
  * Watch it only while a bounded call (`barrier_group_sync()`,
  * `barrier_group_place_and_sync()`, `barrier_group_wait_abortion()`) has

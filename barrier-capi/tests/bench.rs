@@ -89,7 +89,7 @@ fn group_benchmark_compiles_and_runs_every_size() {
         &[],
     );
     assert!(
-        stdout.contains("bench-group --check: every size ran with 3 methods"),
+        stdout.contains("bench-group --check: every size ran with 4 methods"),
         "bench-group --check did not run every method"
     );
 }

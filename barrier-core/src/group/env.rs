@@ -15,7 +15,7 @@
 //! variable stays short whatever the group's size. Formatting needs no
 //! allocation; parsing is strict, since the environment is outside input.
 
-use super::raw::{shared_len, Head, RawGroup, BELL, DOORBELL, EPOLL, MAGIC, PIPE_R, PIPE_W};
+use super::raw::{shared_len, Head, RawGroup, BELL, DOORBELL, EDGE, EPOLL, MAGIC, PIPE_R, PIPE_W};
 use super::state::{Knowledge, MAX};
 use crate::error::{Errno, Error, Misuse};
 use crate::sys;
@@ -302,11 +302,12 @@ impl RawGroup {
                 }
                 g.fds[at] = fd;
             }
-            // Our epoll instance, and not another one at that number: it
-            // has our doorbell (changing its entry to what it is fails
-            // with ENOENT elsewhere).
-            let (ep, bell) = (g.fds[EPOLL + m.rank], g.fds[BELL + m.rank]);
-            sys::epoll_ctl(ep, libc::EPOLL_CTL_MOD, bell, libc::EPOLLIN, DOORBELL)
+            // An epoll instance of this group's, and not another one at
+            // that number: it has an entry for the next member's doorbell
+            // (changing an entry to what it is fails with ENOENT where
+            // there is none).
+            let (ep, bell) = (g.fds[EPOLL + m.rank], g.fds[BELL + (m.rank + 1) % n]);
+            sys::epoll_ctl(ep, libc::EPOLL_CTL_MOD, bell, EDGE, DOORBELL)
                 .map_err(|_| Misuse::Foreign)?;
             g.set_cloexec_all(m.rank, true).map_err(Error::Os)
         })();

@@ -6,23 +6,39 @@
 //! `Drop` (the C library keeps it in memory of its own and frees it
 //! explicitly): call [`RawGroup::destroy`], or use [`super::Group`].
 
-use super::state::{self, judge, Knowledge, Peer, Verdict, Wait, MAX};
+use super::state::{self, judge, Knowledge, Verdict, Wait, MAX};
 use crate::error::{Errno, Error, Misuse};
 use crate::{sys, time};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering, Ordering::SeqCst};
 use libc::{c_int, pollfd};
 
+// The orderings of the shared accesses the wake-up protocol rests on: a
+// member that publishes what it waits for and then looks at the counts,
+// and a member that adds to its count and then looks at what the others
+// wait for, must not both miss the other's write. That holds only if all
+// four accesses are sequentially consistent (a store may pass a later load
+// otherwise, on x86 as on ARM). The exhaustive model (model.rs) explores
+// the protocol with these very constants.
+
+/// `place`'s addition to the member's count.
+pub(super) const PLACE: Ordering = SeqCst;
+/// `place`'s loads of the others' counts and of what they wait for.
+pub(super) const SCAN: Ordering = SeqCst;
+/// A sync's store of what it waits for.
+pub(super) const PUBLISH: Ordering = SeqCst;
+/// A wait's loads of the counts and of the aborts.
+pub(super) const LOOK: Ordering = SeqCst;
+/// An abort's addition to the mask of aborts.
+pub(super) const ABORT: Ordering = SeqCst;
+
 /// One member's slot in the shared page, on a cache line of its own: only
-/// its member writes `placed`, `aborted` and `waiting`; every member reads
-/// them.
+/// its member writes `placed` and `waiting`; every member reads them.
 #[repr(C, align(64))]
 struct Slot {
     /// Barriers placed, ever.
     placed: AtomicU64,
-    /// The count its sync waits for, 0 when it waits for none.
+    /// The count its last sync that slept waited for (0: none yet).
     waiting: AtomicU64,
-    /// 1 once the member aborted or failed.
-    aborted: AtomicU32,
     /// 1 once a handle joined under this rank: the first to swap it from 0
     /// has the rank, for good.
     joined: AtomicU32,
@@ -37,10 +53,14 @@ pub(super) struct Head {
     pub(super) magic: u64,
     pub(super) n: u64,
     pub(super) fds: [c_int; 4 * MAX],
+    /// Bit `k` set once member `k` aborted or failed: one word, so that a
+    /// look learns of every abort with one load.
+    aborted: AtomicU64,
 }
 
-/// "libbarG1" in ASCII: the shared page's format.
-pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"libbarG1");
+/// "libbarG2" in ASCII: the shared page's format (2: one doorbell rung
+/// for all, and the aborts in one mask).
+pub(super) const MAGIC: u64 = u64::from_le_bytes(*b"libbarG2");
 
 /// The shared page's length for `n` members: a head and `n` slots, in
 /// whole pages of the size the kernel uses.
@@ -54,11 +74,14 @@ fn shared_len_in(n: usize, page: usize) -> usize {
     bytes.div_ceil(page) * page
 }
 
-/// The tag of a member's doorbell in its epoll instance; the pipes are
-/// tagged with their member's rank.
+/// The tag of the other members' doorbells in a member's epoll instance;
+/// the pipes are tagged with their member's rank.
 pub(super) const DOORBELL: u64 = u64::MAX;
 /// `EPOLL_CTL_ADD`.
 const ADD: c_int = libc::EPOLL_CTL_ADD;
+/// The events a doorbell is watched for: input, edge-triggered, so that
+/// each ring reports it once and nobody ever reads it.
+pub(super) const EDGE: c_int = libc::EPOLLIN | libc::EPOLLET;
 /// The events a pipe is watched for: input, which a pipe that nobody
 /// writes to only reports with its hang-up, once.
 const ONESHOT: c_int = libc::EPOLLIN | libc::EPOLLONESHOT;
@@ -87,10 +110,11 @@ pub struct RawGroup {
 }
 
 /// Where each member's epoll instance is in [`RawGroup::fds`]; it watches
-/// the member's doorbell and the other members' pipes. After join, only
-/// our own is held.
+/// the other members' doorbells and pipes. After join, only our own is
+/// held.
 pub(super) const EPOLL: usize = 0;
-/// Where each member's eventfd, rung to wake it, is. All are held.
+/// Where each member's eventfd, which it rings to wake the others, is.
+/// All are held.
 pub(super) const BELL: usize = MAX;
 /// Where the read ends of the members' pipes are: a hang-up means the
 /// member is gone. After join, every one but our own is held.
@@ -195,10 +219,11 @@ impl RawGroup {
             for k in 0..n {
                 self.fds[EPOLL + k] = sys::epoll()?;
                 let ep = self.fds[EPOLL + k];
-                sys::epoll_ctl(ep, ADD, self.fds[BELL + k], libc::EPOLLIN, DOORBELL)?;
-                // A pipe only ever reports its hang-up, once: then the
+                // A doorbell reports each ring once (edge-triggered). A
+                // pipe only ever reports its hang-up, once: then the
                 // member is gone, and its entry is disabled (one-shot).
                 for j in (0..n).filter(|&j| j != k) {
+                    sys::epoll_ctl(ep, ADD, self.fds[BELL + j], EDGE, DOORBELL)?;
                     sys::epoll_ctl(ep, ADD, self.fds[PIPE_R + j], ONESHOT, j as u64)?;
                 }
             }
@@ -324,45 +349,35 @@ impl RawGroup {
         unsafe { &*self.shared.add(1).cast::<Slot>().add(k) }
     }
 
-    /// The other members, as the shared page and our record of hang-ups
-    /// show them now.
-    fn peers(&self, me: usize) -> impl Iterator<Item = Peer> + '_ {
-        (0..self.n).filter(move |&k| k != me).map(|k| {
-            let s = self.slot(k);
-            Peer {
-                rank: k,
-                placed: s.placed.load(SeqCst),
-                aborted: s.aborted.load(SeqCst) != 0,
-                gone: self.gone & (1 << k) != 0,
-            }
+    fn head(&self) -> &Head {
+        // SAFETY: as for slot(); the page begins with the head.
+        unsafe { &*self.shared }
+    }
+
+    /// What a wait sees now: the abort mask, our record of hang-ups and as
+    /// many of the others' counts as [`judge`] reads.
+    fn look(&self, me: usize, wait: Wait) -> Verdict {
+        let aborted = self.head().aborted.load(LOOK);
+        judge(wait, me, self.n, aborted, self.gone, |k| {
+            self.slot(k).placed.load(LOOK)
         })
     }
 
-    /// Rings member `k`'s doorbell.
-    fn ring(&self, k: usize) -> Result<(), Errno> {
-        sys::write_u64(self.fds[BELL + k], 1)
+    /// Rings our doorbell: one write, which every other member's epoll
+    /// instance reports.
+    fn ring(&self, me: usize) -> Result<(), Errno> {
+        sys::write_u64(self.fds[BELL + me], 1)
     }
 
-    /// Rings every other member (for an abort: rare, and a member may be
-    /// watching its epoll instance from an event loop, or be in any wait).
-    /// The first failure is returned; the others are still rung.
-    fn ring_all(&self, me: usize) -> Result<(), Errno> {
-        let mut result = Ok(());
-        for k in (0..self.n).filter(|&k| k != me) {
-            if let Err(errno) = self.ring(k) {
-                result = result.and(Err(errno));
-            }
-        }
-        result
-    }
-
-    /// Marks this member aborted for everyone and wakes those that wait.
-    /// If a doorbell cannot be rung, closing our pipe's write end wakes
-    /// every member anyway (they see our abort flag when they look).
+    /// Marks this member aborted for everyone and wakes every other
+    /// member (a member may be watching its epoll instance from an event
+    /// loop, or be in any wait). If our doorbell cannot be rung, closing
+    /// our pipe's write end wakes them anyway (they see the abort when
+    /// they look).
     fn announce_abort(&mut self, me: usize) {
         self.knowledge.aborted();
-        self.slot(me).aborted.store(1, SeqCst);
-        if self.ring_all(me).is_err() {
+        self.head().aborted.fetch_or(1 << me, ABORT);
+        if self.ring(me).is_err() {
             self.close(PIPE_W + me);
         }
     }
@@ -383,22 +398,27 @@ impl RawGroup {
     /// placed but this member is aborted).
     pub fn place(&mut self) -> Result<(), Error> {
         let me = self.me()?;
+        self.add(me).map(|_| ())
+    }
+
+    /// Places a barrier for member `me` (see [`RawGroup::place`]): the
+    /// count it reached, and whether that completed its level (every other
+    /// member has placed as many).
+    fn add(&mut self, me: usize) -> Result<(u64, bool), Error> {
         if self.knowledge.is_aborted() {
             return Err(Error::Aborted);
         }
-        let count = self.slot(me).placed.fetch_add(1, SeqCst) + 1;
-        // Only the member that completes a level wakes those waiting for it.
+        let count = self.slot(me).placed.fetch_add(1, PLACE) + 1;
+        // Only the member that completes a level wakes those waiting for
+        // it, with one ring for all of them.
         let others = || (0..self.n).filter(move |&k| k != me);
-        if others().all(|k| self.slot(k).placed.load(SeqCst) >= count) {
-            for k in others() {
-                if state::rings(self.slot(k).waiting.load(SeqCst), count) {
-                    if let Err(errno) = self.ring(k) {
-                        return Err(self.fail(me, errno));
-                    }
-                }
+        let complete = others().all(|k| self.slot(k).placed.load(SCAN) >= count);
+        if complete && others().any(|k| state::rings(self.slot(k).waiting.load(SCAN), count)) {
+            if let Err(errno) = self.ring(me) {
+                return Err(self.fail(me, errno));
             }
         }
-        Ok(())
+        Ok((count, complete))
     }
 
     /// Aborts this member: every wait that any member starts afterwards
@@ -426,13 +446,20 @@ impl RawGroup {
             return Err(Error::Aborted);
         }
         let target = self.slot(me).placed.load(SeqCst);
-        self.wait(me, Wait::Sync(target), usec)
+        self.wait(me, Wait::Sync(target), usec, true)
     }
 
-    /// [`RawGroup::place`], then [`RawGroup::sync`].
+    /// [`RawGroup::place`], then [`RawGroup::sync`]. What the place saw
+    /// spares the sync its first look: the member that completed the
+    /// level is done unless another member aborted, and any other has a
+    /// member to wait for.
     pub fn place_and_sync(&mut self, usec: u64) -> Result<(), Error> {
-        self.place()?;
-        self.sync(usec)
+        let me = self.me()?;
+        let (target, complete) = self.add(me)?;
+        if complete && self.head().aborted.load(LOOK) & !(1 << me) == 0 {
+            return Ok(());
+        }
+        self.wait(me, Wait::Sync(target), usec, complete)
     }
 
     /// Waits until another member aborts or exits; our own abort never
@@ -440,7 +467,7 @@ impl RawGroup {
     pub fn wait_abortion(&mut self, usec: u64) -> Result<(), Error> {
         let me = self.me()?;
         if !self.knowledge.they_aborted() {
-            self.wait(me, Wait::Abortion, usec)?;
+            self.wait(me, Wait::Abortion, usec, true)?;
         }
         if self.knowledge.i_aborted() {
             return Err(Error::Aborted);
@@ -466,14 +493,14 @@ impl RawGroup {
     }
 
     /// The wait loop: look at the shared page; if nothing is decided,
-    /// publish what we wait for, look again (so that a member completing
-    /// it meanwhile either sees us waiting or we see its count), and sleep
-    /// on our doorbell and the other members' pipes.
+    /// publish what we wait for, look again (so that a member completing it
+    /// meanwhile either sees us waiting or we see its count), and sleep on
+    /// the other members' doorbells and pipes.
     ///
-    /// On a timeout what we wait for stays published, so a caller that
-    /// then watches the pollfds in an event loop is woken as well.
+    /// Without `look_first` the wait is known to be pending: it skips its
+    /// first look.
     #[inline(never)]
-    fn wait(&mut self, me: usize, wait: Wait, usec: u64) -> Result<(), Error> {
+    fn wait(&mut self, me: usize, wait: Wait, usec: u64, look_first: bool) -> Result<(), Error> {
         // Set once what we wait for is published: the first look needs
         // neither that nor the clock.
         let mut deadline: Option<Option<u64>> = None;
@@ -484,14 +511,18 @@ impl RawGroup {
         // rank among them is the one recorded, whether or not an earlier
         // wait happened to notice the exit.
         let mut taken_in = false;
+        let mut skip = !look_first;
         loop {
-            let verdict = judge(wait, self.peers(me));
+            // One look, here only, so that it is inlined.
+            let verdict = if skip {
+                skip = false;
+                Verdict::Pending
+            } else {
+                self.look(me, wait)
+            };
             let ending = matches!(verdict, Verdict::Ended(_));
             if !ending || taken_in {
                 if let Some(done) = self.conclude(wait, verdict) {
-                    if deadline.is_some() {
-                        self.publish(me, wait, false);
-                    }
                     return done;
                 }
                 // The time ran out, and a last look found nothing either.
@@ -505,50 +536,53 @@ impl RawGroup {
             } else if let Some(deadline) = deadline {
                 deadline.map_or(-1, |d| time::timeout_ms(d.saturating_sub(sys::now_nsec())))
             } else {
-                self.publish(me, wait, true);
+                self.publish(me, wait);
                 deadline = Some(time::deadline(usec));
                 continue;
             };
-            let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX];
+            let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
             let ready = match sys::epoll_wait(self.fds[EPOLL + me], &mut events, timeout) {
                 // epoll_wait never ends early, and the time left was
                 // rounded up: it ran out, unless it was more than one call
                 // can take (the cap) or there is no bound (-1).
                 Ok(0) => {
                     expired = !ending && (0..c_int::MAX).contains(&timeout);
-                    continue;
+                    0
                 }
                 Ok(ready) => ready,
-                Err(libc::EINTR) | Err(libc::EAGAIN) => continue,
+                Err(libc::EINTR) | Err(libc::EAGAIN) => 0,
                 Err(errno) => return Err(self.fail(me, errno)),
             };
             if let Err(errno) = self.take_in(me, &events[..ready]) {
                 return Err(self.fail(me, errno));
             }
+            // A full buffer may have left hang-ups behind: take in more.
+            taken_in &= ready < events.len();
         }
     }
 
-    /// Publishes the count a sync waits for (or, `waiting` false, that it
-    /// waits no more), for the member that completes it to ring our
-    /// doorbell. 0 means "not waiting": a sync for 0 barriers never needs
-    /// to wait. A wait for an abortion publishes nothing: every abort rings
-    /// every member.
-    fn publish(&self, me: usize, wait: Wait, waiting: bool) {
+    /// Publishes the count a sync waits for, for the member that completes
+    /// it to ring. It stays published after the wait, a count every member
+    /// reached already, which no later ring looks for (each rings for the
+    /// count it reached), so the wait need not withdraw it; and so a
+    /// caller that watches the pollfds in an event loop after a timeout is
+    /// woken too. 0, the first value, is never waited for: a sync for 0
+    /// barriers never sleeps. A wait for an abortion publishes nothing:
+    /// every abort rings.
+    fn publish(&self, me: usize, wait: Wait) {
         if let Wait::Sync(target) = wait {
-            let code = if waiting { target } else { 0 };
-            self.slot(me).waiting.store(code, SeqCst);
+            self.slot(me).waiting.store(target, PUBLISH);
         }
     }
 
-    /// Takes in what `epoll_wait` reported: empties our doorbell, and
-    /// records each member whose pipe hung up as gone (its entry, one-shot,
-    /// reports nothing more). `EBADF` for an entry this handle never made.
+    /// Takes in what `epoll_wait` reported: records each member whose
+    /// pipe hung up as gone (its entry, one-shot, reports nothing more). A
+    /// doorbell needs nothing: it reports each ring once, and nobody reads
+    /// it. `EBADF` for an entry this handle never made.
     fn take_in(&mut self, me: usize, events: &[libc::epoll_event]) -> Result<(), Errno> {
         for ev in events {
             match usize::try_from(ev.u64) {
-                _ if ev.u64 == DOORBELL => {
-                    sys::read_u64(self.fds[BELL + me])?;
-                }
+                _ if ev.u64 == DOORBELL => {}
                 Ok(k) if k < self.n && k != me => self.gone |= 1 << k,
                 _ => return Err(libc::EBADF),
             }
@@ -557,9 +591,10 @@ impl RawGroup {
     }
 
     /// What an event loop watches for this member: one entry, its epoll
-    /// instance (`POLLIN`), which is readable when its doorbell rang or a
-    /// member it has not yet seen go hung up. The same from join to
-    /// destroy. [`Misuse::NotJoined`] before join.
+    /// instance (`POLLIN`), which is readable when another member rang
+    /// since a wait last looked, or a member it has not yet seen go hung
+    /// up. The same from join to destroy. [`Misuse::NotJoined`] before
+    /// join.
     pub fn pollfds(&self) -> Result<[pollfd; 1], Error> {
         let me = self.me()?;
         Ok([pollfd {

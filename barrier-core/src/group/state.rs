@@ -95,20 +95,6 @@ pub(crate) enum Wait {
     Abortion,
 }
 
-/// One other member, as one look saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Peer {
-    /// Its rank.
-    pub(crate) rank: usize,
-    /// Barriers it placed.
-    pub(crate) placed: u64,
-    /// It aborted (or a syscall of its failed).
-    pub(crate) aborted: bool,
-    /// Its pipe hung up: it exited, crashed or freed its handle. What it
-    /// placed before is final.
-    pub(crate) gone: bool,
-}
-
 /// What a look means for a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Verdict {
@@ -121,35 +107,57 @@ pub(crate) enum Verdict {
     Pending,
 }
 
-/// Judges one look at the other members, given in any order.
+/// Judges a look of member `me` of a group of `n` at the others:
+/// `aborted` holds the members that aborted, `gone` those whose pipe it
+/// saw hang up (bit `k` for rank `k`; its own bit is ignored), and
+/// `placed(k)` reads member `k`'s count. The counts are read in rank
+/// order, and only as far as they can matter: with no abort and no member
+/// gone, a sync is pending at the first member short of its target; a
+/// wait for an abortion reads none.
 ///
 /// An abort ends every wait, even one whose counts are satisfied. An exit
 /// ends a sync only when the member placed fewer barriers than it needs
 /// (pending beats exit), and ends a wait for an abortion at once.
-pub(crate) fn judge(wait: Wait, peers: impl IntoIterator<Item = Peer>) -> Verdict {
-    let mut ended: Option<usize> = None;
+pub(crate) fn judge(
+    wait: Wait,
+    me: usize,
+    n: usize,
+    aborted: u64,
+    gone: u64,
+    mut placed: impl FnMut(usize) -> u64,
+) -> Verdict {
+    let others = !(1u64 << me);
+    let (aborted, gone) = (aborted & others, gone & others);
+    let mut ends = aborted;
     let mut short = false;
-    for p in peers {
-        let needed = match wait {
-            Wait::Sync(target) => p.placed < target,
-            Wait::Abortion => true,
-        };
-        if p.aborted || (p.gone && needed) {
-            ended = Some(ended.map_or(p.rank, |r| r.min(p.rank)));
-        } else if needed && matches!(wait, Wait::Sync(_)) {
-            short = true;
+    match wait {
+        Wait::Abortion => ends |= gone,
+        Wait::Sync(target) => {
+            let mut k = 0;
+            while k < n {
+                if k != me && placed(k) < target {
+                    if aborted | gone == 0 {
+                        return Verdict::Pending;
+                    }
+                    short = true;
+                    ends |= gone & (1 << k);
+                }
+                k += 1;
+            }
         }
     }
-    match (ended, short, wait) {
-        (Some(rank), _, _) => Verdict::Ended(rank),
-        (None, false, Wait::Sync(_)) => Verdict::Done,
-        _ => Verdict::Pending,
+    if ends != 0 {
+        Verdict::Ended(ends.trailing_zeros() as usize)
+    } else if short || wait == Wait::Abortion {
+        Verdict::Pending
+    } else {
+        Verdict::Done
     }
 }
 
-/// Whether a member whose `place` took its count to `count` must ring the
-/// doorbell of a member that publishes `waiting`, given that every other
-/// member has placed at least `count` (it was the last to get there).
+/// Whether a member whose `place` took its count to `count` must ring for
+/// a member that publishes `waiting`, given that every other member has
+/// placed at least `count` (it was the last to get there).
 ///
 /// Only the member that completes a level rings, and only for the members
 /// waiting for exactly that level: a member waiting for a lower one was
@@ -161,68 +169,105 @@ pub(crate) const fn rings(waiting: u64, count: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
-    fn peer(rank: usize, placed: u64, aborted: bool, gone: bool) -> Peer {
-        Peer {
-            rank,
-            placed,
-            aborted,
-            gone,
-        }
+    /// Judges member 0's look at members of the given counts (index 0
+    /// is member 0 itself), recording which counts it read.
+    fn judge_all(wait: Wait, placed: &[u64], aborted: u64, gone: u64) -> (Verdict, Vec<usize>) {
+        let mut read = Vec::new();
+        let verdict = judge(wait, 0, placed.len(), aborted, gone, |k| {
+            read.push(k);
+            placed[k]
+        });
+        (verdict, read)
     }
 
     #[test]
     fn sync_waits_for_every_count() {
-        let all = [peer(0, 3, false, false), peer(2, 2, false, false)];
-        assert_eq!(judge(Wait::Sync(2), all), Verdict::Done);
-        assert_eq!(judge(Wait::Sync(3), all), Verdict::Pending);
-        assert_eq!(judge(Wait::Sync(0), all), Verdict::Done);
-        assert_eq!(judge(Wait::Sync(1), []), Verdict::Done);
+        let counts = [2, 3, 9, 2];
+        assert_eq!(judge_all(Wait::Sync(2), &counts, 0, 0).0, Verdict::Done);
+        assert_eq!(judge_all(Wait::Sync(3), &counts, 0, 0).0, Verdict::Pending);
+        assert_eq!(judge_all(Wait::Sync(0), &counts, 0, 0).0, Verdict::Done);
+        // Alone in the group: nothing to wait for.
+        assert_eq!(judge_all(Wait::Sync(1), &[0], 0, 0).0, Verdict::Done);
+        // Its own count and its own bits do not count.
+        assert_eq!(judge_all(Wait::Sync(2), &[0, 2], 1, 1).0, Verdict::Done);
+    }
+
+    #[test]
+    fn a_plain_look_stops_at_the_first_short_member() {
+        let (verdict, read) = judge_all(Wait::Sync(3), &[3, 3, 1, 0, 0], 0, 0);
+        assert_eq!((verdict, read), (Verdict::Pending, vec![1, 2]));
+        // With a member gone or aborted, every count is read.
+        let (verdict, read) = judge_all(Wait::Sync(3), &[3, 3, 1, 0, 0], 0, 1 << 4);
+        assert_eq!((verdict, read), (Verdict::Ended(4), vec![1, 2, 3, 4]));
+        let (verdict, read) = judge_all(Wait::Sync(3), &[3, 3, 1, 0, 0], 1 << 1, 0);
+        assert_eq!((verdict, read), (Verdict::Ended(1), vec![1, 2, 3, 4]));
+        // A wait for an abortion reads none.
+        let (verdict, read) = judge_all(Wait::Abortion, &[3, 3, 1], 0, 1 << 2);
+        assert_eq!((verdict, read), (Verdict::Ended(2), vec![]));
     }
 
     #[test]
     fn abort_supersedes_satisfied_counts() {
-        let all = [peer(1, 5, false, false), peer(3, 5, true, false)];
-        assert_eq!(judge(Wait::Sync(1), all), Verdict::Ended(3));
-        assert_eq!(judge(Wait::Sync(0), all), Verdict::Ended(3));
+        let counts = [0, 5, 5, 5];
+        assert_eq!(
+            judge_all(Wait::Sync(1), &counts, 1 << 3, 0).0,
+            Verdict::Ended(3)
+        );
+        assert_eq!(
+            judge_all(Wait::Sync(0), &counts, 1 << 3, 0).0,
+            Verdict::Ended(3)
+        );
     }
 
     #[test]
     fn pending_beats_exit() {
-        let all = [peer(1, 2, false, true), peer(2, 3, false, false)];
-        assert_eq!(judge(Wait::Sync(2), all), Verdict::Done);
-        assert_eq!(judge(Wait::Sync(3), all), Verdict::Ended(1));
+        let counts = [0, 2, 3];
+        assert_eq!(
+            judge_all(Wait::Sync(2), &counts, 0, 1 << 1).0,
+            Verdict::Done
+        );
+        assert_eq!(
+            judge_all(Wait::Sync(3), &counts, 0, 1 << 1).0,
+            Verdict::Ended(1)
+        );
         // Gone and short, while another is merely short: the exit decides.
-        let all = [peer(4, 0, false, false), peer(5, 0, false, true)];
-        assert_eq!(judge(Wait::Sync(1), all), Verdict::Ended(5));
+        let counts = [0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            judge_all(Wait::Sync(1), &counts, 0, 1 << 5).0,
+            Verdict::Ended(5)
+        );
     }
 
     #[test]
     fn the_lowest_rank_seen_in_one_look() {
-        let all = [
-            peer(6, 0, true, false),
-            peer(2, 0, false, true),
-            peer(4, 9, true, true),
-        ];
-        assert_eq!(judge(Wait::Sync(1), all), Verdict::Ended(2));
-        assert_eq!(judge(Wait::Abortion, all), Verdict::Ended(2));
+        let counts = [0, 0, 0, 0, 9, 0, 0];
+        let (aborted, gone) = ((1 << 6) | (1 << 4), (1 << 2) | (1 << 4));
+        assert_eq!(
+            judge_all(Wait::Sync(1), &counts, aborted, gone).0,
+            Verdict::Ended(2)
+        );
+        assert_eq!(
+            judge_all(Wait::Abortion, &counts, aborted, gone).0,
+            Verdict::Ended(2)
+        );
     }
 
     #[test]
     fn abortion_ends_on_any_abort_or_exit() {
+        assert_eq!(judge_all(Wait::Abortion, &[0, 9], 0, 0).0, Verdict::Pending);
         assert_eq!(
-            judge(Wait::Abortion, [peer(1, 9, false, false)]),
-            Verdict::Pending
-        );
-        assert_eq!(
-            judge(Wait::Abortion, [peer(1, 9, false, true)]),
+            judge_all(Wait::Abortion, &[0, 9], 0, 1 << 1).0,
             Verdict::Ended(1)
         );
         assert_eq!(
-            judge(Wait::Abortion, [peer(1, 0, true, false)]),
+            judge_all(Wait::Abortion, &[0, 0], 1 << 1, 0).0,
             Verdict::Ended(1)
         );
-        assert_eq!(judge(Wait::Abortion, []), Verdict::Pending);
+        assert_eq!(judge_all(Wait::Abortion, &[0], 0, 0).0, Verdict::Pending);
+        // Its own abort does not end it.
+        assert_eq!(judge_all(Wait::Abortion, &[0, 0], 1, 0).0, Verdict::Pending);
     }
 
     #[test]
