@@ -71,8 +71,9 @@
 //! hands it back to the sleeper; a futex wake-up is a wake-up alone) and
 //! the library's own code: 130 to 160 instructions per member and round
 //! more than the same syscalls made by hand, for 2 to 8 members (`place`,
-//! two looks, the wait loop, the C layer; counted with valgrind). `bench/bench-group.c`
-//! measures both beside the pthread barrier in the same run, with an
+//! two looks, the wait loop, the C layer; counted with valgrind).
+//! `bench/bench-group.c` measures both beside the pthread barrier in the
+//! same run, with an
 //! "epoll floor": the same kernel objects driven by hand with the same
 //! syscalls and nothing else. Pinned to one CPU of a 2-CPU virtual
 //! machine (`bench/README.md`), group / pthread per round came to 1.04,
