@@ -55,6 +55,8 @@ fn driver(name: &str, shared: bool) -> PathBuf {
         .arg(root().join("include"))
         .arg("-I")
         .arg(root().join("c-tests/fault"))
+        .arg("-I")
+        .arg(root().join("c-tests/lib"))
         .arg(root().join(format!("c-tests/fault/{name}.c")))
         .arg(root().join("c-tests/fault/driver-common.c"))
         .arg("-o")

@@ -51,6 +51,7 @@
 #define _GNU_SOURCE
 #include "barrier.h"
 #include "driver-common.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,76 +82,13 @@
  * come and go in /proc/self/maps. */
 static bool maps_compared = true;
 
-/* Bytes mapped, from /proc/self/maps, less the stack and the heap (which
- * grow by themselves). Mappings with the same flags side by side show as
- * one line, so bytes are counted, not lines. Read with read(2) into a
- * static buffer: nothing here maps memory. 0 where maps are not
+/* The bytes this process maps (proc.h), or 0 where maps are not
  * compared. */
-static long long mapped_bytes(void) {
-        static char buf[1 << 16];
-        size_t len = 0;
-        long long total = 0;
-        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-        char *line;
-
-        if (!maps_compared) {
-                if (fd >= 0)
-                        close(fd);
-                return 0;
-        }
-        if (fd < 0)
-                return -1;
-        for (;;) {
-                ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                len += (size_t)r;
-                if (len == sizeof(buf) - 1) {
-                        close(fd);
-                        return -1;
-                }
-        }
-        close(fd);
-        buf[len] = '\0';
-        for (line = buf; *line; ) {
-                char *end = strchr(line, '\n'), *p;
-                unsigned long long lo, hi;
-
-                if (end)
-                        *end = '\0';
-                lo = strtoull(line, &p, 16);
-                hi = *p == '-' ? strtoull(p + 1, NULL, 16) : lo;
-                if (!strstr(line, "[stack]") && !strstr(line, "[heap]"))
-                        total += (long long)(hi - lo);
-                if (!end)
-                        break;
-                line = end + 1;
-        }
-        return total;
+static long long maps_now(void) {
+        return maps_compared ? mapped_bytes() : 0;
 }
 
 /* ---- handshakes ------------------------------------------------------------- */
-
-/* The state letter of process `pid` in /proc/PID/stat; 0 if it is gone. */
-static char state_of(pid_t pid) {
-        char path[64], buf[512], *paren;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        paren = strrchr(buf, ')');
-        return paren && paren[1] == ' ' ? paren[2] : 0;
-}
 
 /* Returns once `pid` sleeps (or is gone). It sleeps itself while it
  * looks, so that a process that waits for this one to sleep sees it
@@ -159,8 +97,8 @@ static void await_asleep(pid_t pid) {
         const struct timespec pause = { 0, 50 * 1000 };
 
         for (;;) {
-                char s = state_of(pid);
-                if (s == 'S' || s == 'Z' || s == 0)
+                char s = process_state(pid);
+                if (s == 'S' || s == 'Z' || s == '?')
                         return;
                 nanosleep(&pause, NULL);
         }
@@ -404,7 +342,7 @@ static void scenario_group(int err, bool transient) {
         int base = count_fds(), go[N][2], report[N][2], a[F_ANSWERS], after[F_ANSWERS], peer[N][P_REPORT];
         int r, inherited, first;
         bool reported[N];
-        long long maps = mapped_bytes();
+        long long maps = maps_now();
         pid_t pid[N] = { 0 };
 
         r = ARMED(barrier_group_new(&g, N));
@@ -412,13 +350,13 @@ static void scenario_group(int err, bool transient) {
                 CHECK(!transient);
                 CHECK(r == -err);
                 CHECK(g == NULL);
-                if (count_fds() != base || mapped_bytes() != maps)
+                if (count_fds() != base || maps_now() != maps)
                         fail(__LINE__, "new failed with %d and left %d descriptors and %lld bytes mapped, %d and %lld before",
-                             r, count_fds(), mapped_bytes(), base, maps);
+                             r, count_fds(), maps_now(), base, maps);
                 return;
         }
         CHECK(g != NULL);
-        CHECK(!maps_compared || mapped_bytes() > maps);
+        CHECK(!maps_compared || maps_now() > maps);
         for (int k = 0; k < N; k++) {
                 if (k == F_RANK)
                         continue;
@@ -508,9 +446,9 @@ static void scenario_group(int err, bool transient) {
         }
         release_peers(go, report, pid);
         CHECK(ARMED(barrier_group_free(g)) == NULL);
-        if (count_fds() != base || mapped_bytes() != maps)
+        if (count_fds() != base || maps_now() != maps)
                 fail(__LINE__, "after free: %d descriptors and %lld bytes mapped, %d and %lld before new",
-                     count_fds(), mapped_bytes(), base, maps);
+                     count_fds(), maps_now(), base, maps);
 }
 
 /* ---- scenario "import" -------------------------------------------------------------- */
@@ -548,7 +486,7 @@ static int importer(const pid_t *pid, int progress, int answer) {
         alarm(WATCHDOG_SEC);
         base = count_fds();
         inherited = count_inherited();
-        maps = mapped_bytes();
+        maps = maps_now();
         r = ARMED(barrier_group_import_env(&h));
         verbose("import_env", &r, 1);
         a[0] = a[1] = 0;
@@ -558,9 +496,9 @@ static int importer(const pid_t *pid, int progress, int answer) {
                 CHECK(r == -(int)strtol(getenv("FAULT_ERR"), NULL, 10) || r == -EBADF);
                 CHECK(h == NULL);
                 CHECK(getenv("BARRIER_GROUP") != NULL);
-                if (count_fds() != base || count_inherited() != inherited || mapped_bytes() != maps)
+                if (count_fds() != base || count_inherited() != inherited || maps_now() != maps)
                         fail(__LINE__, "import_env failed with %d and left %d descriptors (%d kept across execve) and %lld bytes mapped, %d (%d) and %lld before",
-                             r, count_fds(), count_inherited(), mapped_bytes(), base, inherited, maps);
+                             r, count_fds(), count_inherited(), maps_now(), base, inherited, maps);
         } else {
                 CHECK(h != NULL && barrier_group_rank(h) == F_RANK && barrier_group_size(h) == N);
                 CHECK(getenv("BARRIER_GROUP") == NULL);
@@ -576,9 +514,9 @@ static int importer(const pid_t *pid, int progress, int answer) {
                         fail(__LINE__, "place_and_sync answered %d", a[0]);
                 CHECK(a[1] == 1);
                 CHECK(ARMED(barrier_group_free(h)) == NULL);
-                if (count_fds() != base - HELD || mapped_bytes() != maps)
+                if (count_fds() != base - HELD || maps_now() != maps)
                         fail(__LINE__, "after free: %d descriptors and %lld bytes mapped, %d and %lld before import_env",
-                             count_fds(), mapped_bytes(), base - HELD, maps);
+                             count_fds(), maps_now(), base - HELD, maps);
         }
         if (!write_all(answer, a, sizeof(a)))
                 fail(__LINE__, "the answers were not taken");
@@ -726,7 +664,7 @@ static const struct driver group = {
 };
 
 int main(int argc, char **argv) {
-        if (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload")) {
+        if (under_valgrind()) {
                 maps_compared = false;
                 fprintf(stderr, "note: under valgrind: mappings are not compared\n");
         }

@@ -101,52 +101,14 @@ static int check_new_fds_cloexec(const struct fd_set_bits *before) {
         return added;
 }
 
-/* Whether this runs under valgrind, whose own mappings come and go in
- * /proc/self/maps. */
-static bool under_valgrind(void) {
-        return getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload");
+/* The bytes this process maps (proc.h), checked readable; 0 under
+ * valgrind, where nothing is compared. */
+static long long maps_now(void) {
+        long long bytes = under_valgrind() ? 0 : mapped_bytes();
+
+        CHECK(bytes >= 0);
+        return bytes;
 }
-
-/* Bytes mapped, from /proc/self/maps, less the stack and the heap (which
- * grow by themselves). Mappings with the same flags side by side show as
- * one line, and a mapping given back between two others may leave them
- * one line or two, so bytes are counted, not lines. 0 under valgrind,
- * whose own mappings come and go there: then nothing is compared. */
-static long long mapped_bytes(void) {
-        static char buf[1 << 16];
-        size_t len = 0;
-        long long total = 0;
-        int fd;
-        ssize_t r;
-
-        if (under_valgrind())
-                return 0;
-        fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-        CHECK(fd >= 0);
-        while (fd >= 0 && len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-                len += (size_t)r;
-        CHECK(len < sizeof(buf) - 1);
-        if (fd >= 0)
-                close(fd);
-        buf[len] = '\0';
-        for (char *line = buf, *end; *line; line = end + 1) {
-                char *p;
-                unsigned long long lo, hi;
-
-                end = strchr(line, '\n');
-                if (end)
-                        *end = '\0';
-                lo = strtoull(line, &p, 16);
-                hi = *p == '-' ? strtoull(p + 1, NULL, 16) : lo;
-                if (!strstr(line, "[stack]") && !strstr(line, "[heap]"))
-                        total += (long long)(hi - lo);
-                if (!end)
-                        break;
-        }
-        return total;
-}
-
-
 
 static const unsigned sizes[] = { 2, 8, BARRIER_GROUP_MAX };
 
@@ -160,12 +122,12 @@ TEST(counts_before_and_after_join_and_free) {
 
                 fds = fd_count();
                 open_fds(&before);
-                maps = mapped_bytes();
+                maps = maps_now();
                 CHECK_INT(barrier_group_new(&g, n), 0);
                 CHECK_INT(fd_count(), fds + 4 * (int)n + 1);
                 CHECK_INT(check_new_fds_cloexec(&before), 4 * (int)n + 1);
                 /* the shared page and the handle are mapped */
-                CHECK(under_valgrind() || mapped_bytes() > maps);
+                CHECK(under_valgrind() || maps_now() > maps);
                 CHECK_INT(barrier_group_join(g, n - 1), 0);
                 CHECK_INT(fd_count(), fds + 2 * (int)n + 2);
                 CHECK_INT(check_new_fds_cloexec(&before), 2 * (int)n + 2);
@@ -176,7 +138,7 @@ TEST(counts_before_and_after_join_and_free) {
                 barrier_group_free(g);
                 CHECK_INT(fd_count(), fds);
                 CHECK_INT(check_new_fds_cloexec(&before), 0);
-                CHECK(mapped_bytes() == maps);
+                CHECK(maps_now() == maps);
 
                 /* a handle that never joined gives back all 4n + 1 */
                 CHECK_INT(barrier_group_new(&g, n), 0);
@@ -184,7 +146,7 @@ TEST(counts_before_and_after_join_and_free) {
                 barrier_group_freep(&g);
                 CHECK(g == NULL);
                 CHECK_INT(fd_count(), fds);
-                CHECK(mapped_bytes() == maps);
+                CHECK(maps_now() == maps);
         }
 }
 
@@ -210,7 +172,7 @@ TEST(new_out_of_descriptors_at_every_point) {
                 struct fd_set_bits open_now;
                 struct rlimit saved, low;
                 int fds = fd_count(), failures = 0, r = -1;
-                long long maps = mapped_bytes();
+                long long maps = maps_now();
                 rlim_t limit = 1;
 
                 open_fds(&open_now);
@@ -238,7 +200,7 @@ TEST(new_out_of_descriptors_at_every_point) {
                         CHECK(available < need);
                         CHECK(g == NULL);
                         CHECK_INT(fd_count(), fds);
-                        CHECK(mapped_bytes() == maps);
+                        CHECK(maps_now() == maps);
                         if (harness_failures)
                                 break;
                 }
@@ -246,7 +208,7 @@ TEST(new_out_of_descriptors_at_every_point) {
                 /* every shortfall from 1 free number to 4n was tried */
                 CHECK(failures >= need - 1);
                 CHECK_INT(fd_count(), fds);
-                CHECK(mapped_bytes() == maps);
+                CHECK(maps_now() == maps);
         }
 }
 

@@ -232,24 +232,6 @@ void close_if_open(int *fd) {
         *fd = -1;
 }
 
-char process_state(pid_t pid) {
-        char path[64], buf[512], *paren;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return '?';
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return '?';
-        buf[n] = 0;
-        paren = strrchr(buf, ')');
-        return paren && paren[1] == ' ' ? paren[2] : '?';
-}
-
 void await_state(pid_t pid, char state) {
         while (process_state(pid) != state)
                 sched_yield();

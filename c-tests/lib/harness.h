@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "barrier.h"
+#include "proc.h"
 
 struct test {
         const char *name;
@@ -125,10 +126,7 @@ void run_pair_flags(side_fn child, int child_flags, side_fn parent, int parent_f
 int count_fds(void);
 /* Closes *fd unless it is -1, and sets it to -1. */
 void close_if_open(int *fd);
-/* The state letter of a process in /proc/PID/stat ('S' asleep, 'T'
- * stopped, 'Z' a zombie ...), or '?' if it cannot be read (the process is
- * gone). */
-char process_state(pid_t pid);
+/* process_state(), and the mappings of this process: proc.h. */
 /* Waits until the process is in the state `state`. */
 void await_state(pid_t pid, char state);
 /* Waits until the process is asleep (state S), e.g. blocked in poll. */
