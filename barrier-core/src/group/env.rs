@@ -343,7 +343,6 @@ impl RawGroup {
         if rank >= self.n {
             return Err(Misuse::Rank);
         }
-        self.claim(rank)?;
         let count = 2 * self.n + 2;
         for (i, slot) in keep[..count].iter_mut().enumerate() {
             *slot = self.held(rank, i);
@@ -356,6 +355,8 @@ impl RawGroup {
             write_end: true,
         };
         let len = format_value(&text, value).ok_or(Misuse::BufferTooSmall)?;
+        // Last: a refusal above leaves the rank free.
+        self.claim(rank)?;
         Ok((len, count))
     }
 }
